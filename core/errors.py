@@ -1,0 +1,32 @@
+"""Domain exceptions, all in one place so callers can catch exactly what they mean."""
+
+from __future__ import annotations
+
+
+class CNSightError(Exception):
+    """Base class of every error CNSight raises on purpose (message is user-facing)."""
+
+
+class ImageReadError(CNSightError):
+    """A file could not be read as an image. The message names the file and the reason."""
+
+    def __init__(self, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class StudyError(CNSightError):
+    """A study (folder, manifest, DICOMDIR) could not be opened as a whole."""
+
+
+class BundleError(CNSightError):
+    """A model bundle was refused (missing card, bad hash, wrong keys, unknown schema...)."""
+
+
+class OutOfScopeError(CNSightError):
+    """Input is readable but outside what the model was made for (e.g. a CT image)."""
+
+
+class CancelledError(CNSightError):
+    """A long operation was cancelled by its caller."""
