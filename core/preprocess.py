@@ -64,6 +64,8 @@ def to_float_tensor(pixels: np.ndarray) -> torch.Tensor:
     """H x W x 3 uint8 -> 3 x H x W float32 in [0, 1]."""
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
         raise ValueError(f"expected H x W x 3 uint8 pixels, got {pixels.dtype} {pixels.shape}")
+    if not pixels.flags.writeable:  # loaded images are read-only; torch wants writable memory
+        pixels = pixels.copy()
     return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).float().div_(255.0)
 
 

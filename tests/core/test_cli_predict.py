@@ -1,0 +1,119 @@
+"""cnsight-predict end to end: good files predicted, each bad file one clear error row, exit 0."""
+
+import csv
+import io
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pydicom.data
+import pytest
+from PIL import Image
+
+from core.cli.predict import main
+from tests.core.test_imaging_builders import huge_png_header
+
+US_FILES = ["examples_ybr_color.dcm", "examples_jpeg2k.dcm", "examples_palette.dcm",
+            "examples_rgb_color.dcm", "ExplVR_BigEnd.dcm"]
+
+
+def _png_bytes(arr, mode=None) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr, mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def mixed_inputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mixed")
+    good, bad, odd = root / "good", root / "bad", root / "odd"
+    for d in (good, bad, odd):
+        d.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        (good / f"img{i}.png").write_bytes(_png_bytes(rng.integers(0, 255, (60, 80), np.uint8)))
+    (bad / "empty.png").write_bytes(b"")
+    (bad / "noise.dcm").write_bytes(rng.bytes(3000))
+    (bad / "noise.png").write_bytes(rng.bytes(3000))
+    full = _png_bytes(rng.integers(0, 255, (60, 80, 3), np.uint8))
+    (bad / "truncated.png").write_bytes(full[: len(full) // 2])
+    src = pydicom.data.get_testdata_file("examples_rgb_color.dcm")
+    data = Path(src).read_bytes()
+    (bad / "truncated.dcm").write_bytes(data[: len(data) // 3])
+    (bad / "notes.jpg").write_text("this is a text file, not a JPEG\n")
+    (bad / "huge.png").write_bytes(huge_png_header())
+    (odd / "grey16.png").write_bytes(_png_bytes((rng.random((40, 50)) * 65535).astype(np.uint16)))
+    Image.new("CMYK", (40, 30), (0, 128, 255, 10)).save(odd / "cmyk.jpg")
+    pal = Image.fromarray(rng.integers(0, 4, (30, 30), np.uint8), "P")
+    pal.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * 756)
+    pal.info["transparency"] = 0
+    pal.save(odd / "palette.png", transparency=0)
+    shutil.copy(pydicom.data.get_testdata_file("CT_small.dcm"), odd / "ct.dcm")
+    return root
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_mixed_good_bad_odd(tiny_bundle, mixed_inputs, tmp_path):
+    out = tmp_path / "out"
+    rc = main([str(mixed_inputs / "good"), str(mixed_inputs / "bad"), str(mixed_inputs / "odd"),
+               "--model", str(tiny_bundle), "--out", str(out), "--heatmaps", "--no-progress"])
+    assert rc == 0
+    rows = _rows(out / "images.csv")
+    by_name = {os.path.basename(r["path"]): r for r in rows}
+    bad = ["empty.png", "noise.dcm", "noise.png", "truncated.png", "truncated.dcm", "notes.jpg", "huge.png"]
+    for name in bad:
+        assert by_name[name]["error"], f"{name} should have an error"
+        assert by_name[name]["pred"] == ""
+        assert sum(1 for r in rows if os.path.basename(r["path"]) == name) == 1, f"one row for {name}"
+    assert "100000" in by_name["huge.png"]["error"]
+    for name in ["img0.png", "img1.png", "img2.png", "grey16.png", "cmyk.jpg", "palette.png"]:
+        r = by_name[name]
+        assert r["error"] == "" and r["pred"] in ("normal", "anencephaly", "encephalocele",
+                                                   "holoprosencephaly", "rachischisis")
+        probs = [float(r[k]) for k in r if k.startswith("p_")]
+        assert len(probs) == 5 and abs(sum(probs) - 1) < 1e-4
+    assert "out of scope" in by_name["ct.dcm"]["error"] and by_name["ct.dcm"]["pred"] == ""
+    patients = _rows(out / "patients.csv")
+    good = next(p for p in patients if p["patient_id"].endswith("good"))
+    assert good["n_images"] == "3" and good["rule"] == "mean_softmax" and good["pred"]
+    overlays = list((out / "heatmaps").rglob("*.png"))
+    assert len(overlays) == 6
+
+
+def test_pydicom_ultrasound_files_with_frames(tiny_bundle, tmp_path):
+    files = [pydicom.data.get_testdata_file(n) for n in US_FILES]
+    out = tmp_path / "out"
+    assert main([*files, "--model", str(tiny_bundle), "--out", str(out), "--no-progress"]) == 0
+    rows = _rows(out / "images.csv")
+    assert all(r["error"] == "" for r in rows), [r["error"] for r in rows if r["error"]]
+    cine = [r for r in rows if r["path"].endswith("examples_ybr_color.dcm")]
+    assert [int(r["frame"]) for r in cine] == list(range(30))
+
+
+def test_overlay_colours_follow_the_image(tiny_bundle, tmp_path):
+    """The overlay's left half is the image as decoded (colour file: red stays red)."""
+    arr = np.zeros((64, 64, 3), np.uint8)
+    arr[..., 0] = 200  # pure red image
+    src = tmp_path / "in" / "red.png"
+    src.parent.mkdir()
+    Image.fromarray(arr).save(src)
+    out = tmp_path / "out"
+    assert main([str(src), "--model", str(tiny_bundle), "--out", str(out), "--heatmaps", "--no-progress"]) == 0
+    panel = np.asarray(Image.open(next((out / "heatmaps").rglob("*.png"))).convert("RGB"))
+    left = panel[-10, 5]
+    assert left[0] == 200 and left[1] == 0 and left[2] == 0
+
+
+def test_usage_errors(tiny_bundle, tmp_path, capsys):
+    assert main([str(tmp_path / "missing"), "--model", str(tiny_bundle), "--out", str(tmp_path / "o")]) == 2
+    assert "missing" in capsys.readouterr().err
+    assert main([str(tmp_path), "--model", str(tmp_path / "nobundle"), "--out", str(tmp_path / "o")]) == 2
+    assert "not a model bundle" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
