@@ -1,0 +1,196 @@
+"""``cnsight [PATH] [--model BUNDLE] [--demo] [--screenshot PNG] [--device auto|cpu|cuda]``
+
+The window is shown first; torch and the model are loaded afterwards in the model thread
+(torch ~2 s, torchvision ~3.7 s to import), so the first window appears in about a second.
+This module and the window modules import no torch at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger("desktop.app")
+
+EXIT_OK, EXIT_USAGE, EXIT_FAILED, EXIT_TIMEOUT = 0, 2, 3, 4
+SCREENSHOT_SIZE = (1440, 900)
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cnsight",
+        description="CNSight: prenatal ultrasound reading tool with AI classification and heatmaps. "
+        "Research use only - not for diagnosis.",
+    )
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="study to open: a folder, image/DICOM files, a DICOMDIR or a manifest CSV",
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        metavar="BUNDLE",
+        help="model bundle folder (default: the last model used, else the demo model)",
+    )
+    p.add_argument(
+        "--demo", action="store_true", help="open the bundled demo study with the demo model"
+    )
+    p.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="PNG",
+        help="wait until the study is loaded and analysed with heatmaps shown, save the "
+        "main window to PNG and exit (works with QT_QPA_PLATFORM=offscreen)",
+    )
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        help="where the model runs (default: saved choice)",
+    )
+    p.add_argument(
+        "--timeout", type=float, default=300.0, help="--screenshot: give up after this many seconds"
+    )
+    p.add_argument(
+        "--deidentified", action="store_true", help="start in de-identified display mode"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    return p
+
+
+def seconds_since_process_start() -> float | None:
+    """Wall time since the process started (Linux /proc; None elsewhere)."""
+    try:
+        import os
+
+        ticks = os.sysconf("SC_CLK_TCK")
+        with open("/proc/self/stat") as f:
+            start = int(f.read().rsplit(")", 1)[1].split()[19]) / ticks
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return uptime - start
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def resolve_inputs(args, settings) -> tuple[list[Path], Path | None, str | None]:
+    """Study paths, model bundle, and an error message (None when all is well)."""
+    from core.resources import demo_model_dir, demo_study_dir
+
+    paths = [Path(p) for p in args.paths]
+    model = args.model
+    if args.demo:
+        study, demo_model = demo_study_dir(), demo_model_dir()
+        needed = (study,) if model is not None else (study, demo_model)
+        missing = [str(p) for p in needed if not p.exists()]
+        if missing:
+            return (
+                [],
+                None,
+                (
+                    "--demo: the demo resources are missing: "
+                    + ", ".join(missing)
+                    + ". They ship in resources/ (see README); or pass PATH and --model."
+                ),
+            )
+        manifest = study / "manifest.csv"
+        paths = paths or [manifest if manifest.is_file() else study]
+        model = model or demo_model
+    if model is None:
+        last = settings.last_model
+        model = last if last is not None and last.is_dir() else demo_model_dir()
+    return paths, model, None
+
+
+def _settings_for(args):
+    """The user's settings; a throwaway file for --screenshot (reproducible pictures)."""
+    from PySide6.QtCore import QSettings, QTemporaryDir
+
+    from .settings import AppSettings
+
+    if args.screenshot is None:
+        return AppSettings(), None
+    tmp = QTemporaryDir()
+    return AppSettings(QSettings(tmp.filePath("settings.ini"), QSettings.Format.IniFormat)), tmp
+
+
+def _build(settings):
+    from .background import OpRunner
+    from .main_window import MainWindow
+    from .model_worker import ModelService
+    from .session import ReadingSession
+    from .viewmodels.study import StudyViewModel
+
+    # Owned by Python (no Qt parent): everything goes when main() returns, so main() can run
+    # again in the same process (tests); session.shutdown() stops the threads first.
+    session = ReadingSession(StudyViewModel(), ModelService(), OpRunner())
+    window = MainWindow(session, settings)
+    return session, window
+
+
+def main(argv: list[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # first: PyInstaller-frozen children must not start the GUI
+    args = get_args_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+    )
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from .theme import apply_dark_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("CNSight")
+    app.setOrganizationName("CNSight")
+    apply_dark_theme(app)
+    settings, _tmp_settings = _settings_for(args)  # the temporary folder lives until main returns
+    session, window = _build(settings)
+    if args.deidentified:
+        window.vm.set_deidentified(True)
+    window.show()
+    if args.screenshot is not None:
+        window.resize(*SCREENSHOT_SIZE)  # same picture whatever the saved geometry
+    QTimer.singleShot(
+        0,
+        lambda: log.info(
+            "first window shown %.2f s after process start", seconds_since_process_start() or -1.0
+        ),
+    )
+    paths, model, error = resolve_inputs(args, settings)
+    if error:
+        return _fail_early(app, window, error, screenshot=args.screenshot is not None)
+    if args.screenshot is not None:
+        from .screenshot import ScreenshotTaker
+
+        if not paths:
+            return _fail_early(app, window, "--screenshot needs a study: pass PATH or --demo", True)
+        taker = ScreenshotTaker(window, args.screenshot, args.timeout)
+        taker.start()
+    device = args.device or settings.device
+    QTimer.singleShot(0, lambda: session.load_model(model, device))
+    if paths:
+        QTimer.singleShot(0, lambda: window.io.open_paths(paths))
+    started = time.perf_counter()
+    code = app.exec()
+    log.info("event loop ended after %.1f s with code %d", time.perf_counter() - started, code)
+    session.shutdown()
+    return code
+
+
+def _fail_early(app, window, message: str, screenshot: bool) -> int:
+    log.error("%s", message)
+    if screenshot:
+        window.close()
+        return EXIT_USAGE
+    window.io.show_study_error(message)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

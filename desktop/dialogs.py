@@ -1,0 +1,101 @@
+"""About / model card dialog and the keyboard shortcuts dialog (both read-only)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from PySide6 import __version__ as pyside_version
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+)
+
+import core
+from core.taxonomy import display_name
+
+from . import theme
+from .card_html import flat_rows, fmt, key_value_table, training_data_html, validation_html
+from .model_worker import ModelInfo
+
+
+def model_card_html(info: ModelInfo | None) -> str:
+    """The About page: app, research-use line, then the model card sections."""
+    parts = [
+        f"<h2 style='margin-bottom:2px'>CNSight {html.escape(core.__version__)}</h2>",
+        "<p>Prenatal ultrasound reading tool: CNS anomaly classification with heatmaps.</p>",
+        f"<p style='color:{theme.BANNER_TEXT}; font-weight:700'>{html.escape(core.RESEARCH_USE_ONLY)}</p>",
+    ]
+    if info is None:
+        parts.append(f"<p style='color:{theme.MUTED}'>No model loaded.</p>")
+        return "".join(parts)
+    card = info.card
+    model_rows = [
+        ("Name", card.name), ("Description", card.description or "—"),
+        ("Architecture", card.architecture),
+        ("Classes", ", ".join(display_name(n) for n in card.class_names)),
+        ("Input", f"resize {card.preprocessing.resize}, centre crop {card.preprocessing.crop}"),
+        ("Patient rule", card.aggregation), ("Temperature", fmt(card.temperature)),
+        ("Created", card.created or "—"), ("Weights", f"{card.weights_dtype}, sha256:"),
+        ("", card.weights_sha256), ("Bundle", str(info.path)), ("Device in use", info.device),
+    ]  # fmt: skip
+    parts += [
+        "<h3>Model</h3>",
+        key_value_table(model_rows),
+        "<h3>Training data</h3>",
+        training_data_html(card.training_data, card.class_names),
+        "<h3>Validation metrics</h3>",
+        validation_html(card.validation_metrics, card.class_names),
+        "<h3>Software</h3>",
+        key_value_table(flat_rows(card.software | {"PySide6": pyside_version})),
+        "<h3>Training run</h3>",
+        key_value_table(flat_rows(card.training), "Not stated in the model card."),
+    ]
+    return "".join(parts)
+
+
+class ModelCardDialog(QDialog):
+    def __init__(self, info: ModelInfo | None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("About CNSight / model card")
+        self.setObjectName("modelCardDialog")
+        self.resize(720, 640)
+        self.browser = QTextBrowser()
+        self.browser.setOpenLinks(False)
+        self.browser.setHtml(model_card_html(info))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.browser)
+        lay.addWidget(buttons)
+
+
+class ShortcutsDialog(QDialog):
+    """Lists the shortcuts from the same table that creates the actions."""
+
+    def __init__(self, shortcuts: Sequence[tuple[str, str]], parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.setObjectName("shortcutsDialog")
+        self.resize(480, 760)
+        table = QTableWidget(len(shortcuts), 2)
+        table.setHorizontalHeaderLabels(["Key", "Action"])
+        table.verticalHeader().setVisible(False)
+        table.horizontalHeader().setStretchLastSection(True)
+        for i, (keys, text) in enumerate(shortcuts):
+            table.setItem(i, 0, QTableWidgetItem(keys))
+            table.setItem(i, 1, QTableWidgetItem(text))
+        table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
+        table.resizeColumnToContents(0)
+        table.setColumnWidth(0, table.columnWidth(0) + 16)
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table = table
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(table)
+        lay.addWidget(buttons)

@@ -1,0 +1,161 @@
+"""Exports: a per-patient PDF report (QPdfWriter + QPainter, no extra dependency) and the
+predictions CSVs (same columns as ``cnsight-predict``'s images.csv / patients.csv).
+
+``snapshot_patient`` copies what a report needs on the GUI thread; ``write_patient_report``
+then runs off the GUI thread (painting on a QPdfWriter is allowed outside the GUI thread).
+In de-identified mode the report names the case ("Case 3"), not the patient, leaves file
+names out and masks the burned-in header band of every picture.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import core
+from core.taxonomy import display_name
+
+from .rendering import deidentify_pixels
+from .viewmodels.groups import patient_key
+from .viewmodels.study import StudyViewModel
+
+MAX_REPORT_IMAGES = 12
+
+
+@dataclass(frozen=True)
+class ReportImage:
+    label: str
+    pixels: np.ndarray  # already masked in de-identified mode
+    overlay: np.ndarray  # pixels with the heatmap of the image's predicted class
+    probs: np.ndarray
+
+
+@dataclass(frozen=True)
+class ReportData:
+    patient_label: str
+    class_names: tuple[str, ...]
+    verdict_class: str
+    verdict_probs: np.ndarray
+    rule: str
+    rule_text: str
+    n_images: int
+    drivers: tuple[tuple[str, float], ...]  # (image label, probability of the verdict)
+    images: tuple[ReportImage, ...]
+    model_name: str
+    weights_sha256: str
+    device: str
+    deidentified: bool
+    created: str
+
+
+def _report_refs(vm: StudyViewModel, key: str, verdict) -> list:
+    """One image per file (for a cine, its frame most in favour of the verdict), the files
+    most in favour of the verdict first, at most MAX_REPORT_IMAGES."""
+    k = verdict.pred_index
+    best = []
+    for group in vm.groups(key):
+        scored = [
+            (vm.prediction(r).probs[k], r) for r in group.refs if vm.prediction(r) is not None
+        ]
+        scored = [(p, r) for p, r in scored if vm.loaded_image(r) is not None]
+        if scored:
+            best.append(max(scored, key=lambda pr: pr[0]))
+    best.sort(key=lambda pr: -pr[0])
+    return [r for _p, r in best[:MAX_REPORT_IMAGES]]
+
+
+def snapshot_patient(vm: StudyViewModel, model_info, opacity: float) -> ReportData:
+    """Everything the current patient's report needs (raises ValueError when not ready)."""
+    from core.heatmaps import render_overlay  # torch: already loaded by the model thread
+
+    patient = vm.current_patient
+    key = patient_key(patient) if patient else None
+    verdict = vm.verdict(key) if key else None
+    if verdict is None or model_info is None:
+        raise ValueError(
+            "the current patient has no AI result yet; wait for the analysis to finish"
+        )
+    images = []
+    for ref in _report_refs(vm, key, verdict):
+        image, pred = vm.loaded_image(ref), vm.prediction(ref)
+        pixels = deidentify_pixels(image.pixels, image.region) if vm.deidentified else image.pixels
+        overlay = render_overlay(
+            pixels, pred.cams[pred.pred_index], pred.input_box, opacity=opacity
+        )
+        images.append(ReportImage(vm.image_label(ref), pixels, overlay, pred.probs))
+    labels = {r.key: vm.image_label(r) for r in patient.images}
+    return ReportData(
+        patient_label=vm.patient_label(vm.patient_index),
+        class_names=vm.class_names,
+        verdict_class=verdict.pred,
+        verdict_probs=verdict.probs,
+        rule=verdict.rule,
+        rule_text=verdict.rule_text,
+        n_images=verdict.n_images,
+        drivers=tuple((labels.get(k, k), p) for k, p in verdict.drivers),
+        images=tuple(images),
+        model_name=model_info.card.name,
+        weights_sha256=model_info.card.weights_sha256,
+        device=model_info.device,
+        deidentified=vm.deidentified,
+        created=dt.datetime.now().isoformat(timespec="seconds"),
+    )
+
+
+def write_patient_report(path: Path, data: ReportData) -> Path:
+    from .report_pdf import paint_report
+
+    return paint_report(Path(path), data)
+
+
+def _prob_columns(class_names) -> list[str]:
+    return [f"p_{n}" for n in class_names]
+
+
+def write_predictions_csv(path: Path, vm: StudyViewModel) -> tuple[Path, Path]:
+    """``path``: one row per predicted image; ``<stem>_patients.csv``: one row per patient."""
+    path = Path(path)
+    patients_path = path.with_name(f"{path.stem}_patients{path.suffix or '.csv'}")
+    names = vm.class_names
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["patient_id", "path", "frame", "pred", *_prob_columns(names)])
+        for i, patient in enumerate(vm.patients):
+            pid = vm.patient_label(i)
+            for ref in patient.images:
+                pred = vm.prediction(ref)
+                if pred is None:
+                    continue
+                where = vm.image_label(ref) if vm.deidentified else str(ref.path)
+                frame = "" if ref.frame is None else ref.frame
+                w.writerow(
+                    [pid, where, frame, names[pred.pred_index], *(f"{p:.6f}" for p in pred.probs)]
+                )
+    with open(patients_path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["patient_id", "pred", *_prob_columns(names), "n_images", "rule"])
+        for i, patient in enumerate(vm.patients):
+            verdict = vm.verdict(patient_key(patient))
+            if verdict is not None:
+                w.writerow(
+                    [
+                        vm.patient_label(i),
+                        verdict.pred,
+                        *(f"{p:.6f}" for p in verdict.probs),
+                        verdict.n_images,
+                        verdict.rule,
+                    ]
+                )
+    return path, patients_path
+
+
+def research_line() -> str:
+    return core.RESEARCH_USE_ONLY
+
+
+def verdict_line(data: ReportData) -> str:
+    return f"{display_name(data.verdict_class)} — {data.verdict_probs.max():.1%}"

@@ -1,0 +1,205 @@
+"""The one thread that owns the model (DESIGN §3).
+
+``ModelWorker`` lives in its own QThread and is the only code that touches the ``Predictor``
+(which is not thread-safe). ``ModelService`` lives in the GUI thread: it numbers every request,
+sends it to the worker by a queued signal and re-emits the worker's answers on the GUI thread.
+Whoever asked decides whether an answer is stale (its id is no longer the one it waits for).
+
+torch and the model are imported/loaded here, in the worker, after the window is up.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from .background import CancelToken
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the GUI needs to know about the loaded model (no tensors)."""
+
+    path: Path
+    card: Any  # core.bundle.ModelCard
+    device: str
+
+
+def inference_threads() -> int:
+    """CPU threads for inference: all available cores but one, which stays for the GUI.
+
+    Measured on a loaded 2-core machine (bench/gui_stall.py, docs/desktop.md): 1 torch thread
+    predicted 30 images 4-5x faster than 2 threads and with shorter GUI stalls, because 2
+    OpenMP threads plus the GUI thread oversubscribe 2 cores. ``CNSIGHT_TORCH_THREADS``
+    overrides.
+    """
+    override = os.environ.get("CNSIGHT_TORCH_THREADS", "")
+    if override.isdigit() and int(override) > 0:
+        return int(override)
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        available = os.cpu_count() or 1
+    return max(1, available - 1)
+
+
+def load_predictor(bundle_path: Path, device: str):
+    """Default factory: load a bundle strictly and wrap it in a Predictor (heavy imports here).
+
+    Runs in the model thread, so the thread count set here is the one inference uses
+    (OpenMP's setting belongs to the calling thread).
+    """
+    import torch
+
+    from core.bundle import load_bundle
+    from core.predictor import Predictor
+
+    torch.set_num_threads(inference_threads())
+    return Predictor(load_bundle(bundle_path), device=device, batch_size=8)
+
+
+class ModelWorker(QObject):
+    """Runs in the model thread. Every slot answers with exactly one signal carrying its id."""
+
+    model_loaded = Signal(int, object)  # request id, ModelInfo
+    model_failed = Signal(int, str)
+    progress = Signal(int, int, int)  # request id, done, total
+    predicted = Signal(int, object)  # request id, list[ImagePrediction]
+    predict_failed = Signal(int, str)
+    cancelled = Signal(int)
+    heatmap_ready = Signal(int, object)  # request id, (h, w) map in [0, 1]
+    heatmap_failed = Signal(int, str)
+
+    def __init__(self, predictor_factory: Callable[[Path, str], Any] | None = None):
+        super().__init__()
+        self._factory = predictor_factory or load_predictor
+        self._predictor = None
+
+    @Slot(int, object, str)
+    def load_model(self, request_id: int, bundle_path: Path, device: str) -> None:
+        """Load a bundle; on failure the previous model stays in use."""
+        try:
+            predictor = self._factory(Path(bundle_path), device)
+        except Exception as exc:  # noqa: BLE001 - BundleError, ValueError (device), OSError...
+            log.warning("model load failed: %s", exc)
+            self.model_failed.emit(request_id, str(exc) or type(exc).__name__)
+            return
+        if self._predictor is not None:
+            self._predictor.close()
+        self._predictor = predictor
+        info = ModelInfo(
+            path=Path(bundle_path), card=predictor.bundle.card, device=str(predictor.device)
+        )
+        self.model_loaded.emit(request_id, info)
+
+    @Slot(int, object, object)
+    def predict(self, request_id: int, images: list, token: CancelToken) -> None:
+        from core.errors import CancelledError
+
+        if self._predictor is None:
+            self.predict_failed.emit(request_id, "no model loaded")
+            return
+        if token.is_set():
+            self.cancelled.emit(request_id)
+            return
+        try:
+            preds = self._predictor.predict(
+                images,
+                progress=lambda done, total: self.progress.emit(request_id, done, total),
+                cancelled=token.is_set,
+            )
+        except CancelledError:
+            self.cancelled.emit(request_id)
+        except Exception as exc:  # noqa: BLE001 - reported in the GUI, the worker keeps running
+            log.exception("prediction failed")
+            self.predict_failed.emit(request_id, f"{type(exc).__name__}: {exc}")
+        else:
+            self.predicted.emit(request_id, preds)
+
+    @Slot(int, object, int, str)
+    def extra_heatmap(self, request_id: int, image, class_index: int, method: str) -> None:
+        """A grad-cam package heatmap (slow; imports grad-cam on first use, here in the worker)."""
+        if self._predictor is None:
+            self.heatmap_failed.emit(request_id, "no model loaded")
+            return
+        try:
+            cam = self._predictor.extra_heatmap(image, class_index, method)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("heatmap %s failed", method)
+            self.heatmap_failed.emit(request_id, f"{method}: {exc}")
+        else:
+            self.heatmap_ready.emit(request_id, cam)
+
+    @Slot()
+    def shutdown(self) -> None:
+        if self._predictor is not None:
+            self._predictor.close()
+            self._predictor = None
+
+
+class ModelService(QObject):
+    """GUI-side handle on the model thread: numbered requests in, answers out as signals."""
+
+    _load_requested = Signal(int, object, str)
+    _predict_requested = Signal(int, object, object)
+    _heatmap_requested = Signal(int, object, int, str)
+    _shutdown_requested = Signal()
+
+    def __init__(
+        self,
+        predictor_factory: Callable[[Path, str], Any] | None = None,
+        parent: QObject | None = None,
+    ):
+        super().__init__(parent)
+        self._ids = itertools.count(1)
+        self.model: ModelInfo | None = None
+        self._thread = QThread()
+        self._thread.setObjectName("cnsight-model")
+        self.worker = ModelWorker(predictor_factory)
+        self.worker.moveToThread(self._thread)
+        self._load_requested.connect(self.worker.load_model)
+        self._predict_requested.connect(self.worker.predict)
+        self._heatmap_requested.connect(self.worker.extra_heatmap)
+        self._shutdown_requested.connect(self.worker.shutdown)
+        self.worker.model_loaded.connect(self._remember_model)
+        self._thread.start()
+
+    def _next_id(self) -> int:
+        return next(self._ids)
+
+    @Slot(int, object)
+    def _remember_model(self, _request_id: int, info: ModelInfo) -> None:
+        self.model = info
+
+    def load(self, bundle_path: Path, device: str = "auto") -> int:
+        request_id = self._next_id()
+        self._load_requested.emit(request_id, Path(bundle_path), device)
+        return request_id
+
+    def predict(self, images: list) -> tuple[int, CancelToken]:
+        request_id, token = self._next_id(), CancelToken()
+        self._predict_requested.emit(request_id, list(images), token)
+        return request_id, token
+
+    def extra_heatmap(self, image, class_index: int, method: str) -> int:
+        request_id = self._next_id()
+        self._heatmap_requested.emit(request_id, image, class_index, method)
+        return request_id
+
+    def stop(self, wait_ms: int = 10000) -> None:
+        """Release the model and end the thread (callers cancel their requests first)."""
+        if not self._thread.isRunning():
+            return
+        self._shutdown_requested.emit()
+        self._thread.quit()
+        if not self._thread.wait(wait_ms):
+            log.warning("model thread did not stop within %d ms", wait_ms)

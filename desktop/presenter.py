@@ -1,0 +1,102 @@
+"""ViewerPresenter: decides what the viewer shows (image, heatmap, corner text) from the
+study view-model, the viewer state and the session's extra heatmaps. No painting here."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from core.taxonomy import display_name
+
+from .session import ReadingSession
+from .viewmodels.study import StudyViewModel
+from .viewmodels.viewer import HEATMAP_METHODS, ViewerState
+from .widgets.viewer import ImageViewer
+
+
+class ViewerPresenter(QObject):
+    note_changed = Signal(str)  # e.g. "computing Grad-CAM++…"
+
+    def __init__(
+        self,
+        vm: StudyViewModel,
+        state: ViewerState,
+        session: ReadingSession,
+        viewer: ImageViewer,
+        parent: QObject | None = None,
+    ):
+        super().__init__(parent)
+        self.vm, self.state, self.session, self.viewer = vm, state, session, viewer
+        for signal in (vm.current_changed, vm.study_changed, state.heatmap_changed, state.changed):
+            signal.connect(self.update)
+        for signal in (vm.pixels_changed, vm.predictions_changed):
+            signal.connect(lambda _key: self.update())
+        vm.deidentified_changed.connect(lambda _on: self.update())
+        viewer.resized.connect(self.update)  # the fit zoom shown in a corner depends on the size
+        session.extra_heatmap_ready.connect(lambda _key: self.update())
+        session.extra_heatmap_failed.connect(self.note_changed.emit)
+
+    def heatmap_class(self) -> int | None:
+        pred = self.vm.current_prediction
+        return self.state.heatmap_class_for(pred.pred_index if pred is not None else None)
+
+    def update(self) -> None:
+        vm, st = self.vm, self.state
+        self.viewer.set_image(vm.current_image, vm.deidentified)
+        cam, box, note, identity = None, None, "", None
+        pred = vm.current_prediction
+        k = self.heatmap_class()
+        if st.heatmap_on and pred is not None and k is not None and k < len(pred.probs):
+            box = pred.input_box
+            identity = (vm.current_ref.key, k, st.heatmap_method, id(pred))
+            if st.heatmap_method == "cam":
+                cam = pred.cams[k]
+            else:
+                cached = self.session.request_extra_heatmap(vm.current_ref, k, st.heatmap_method)
+                cam = (
+                    self.session.extra_cams.get((vm.current_ref.key, k, st.heatmap_method))
+                    if cached
+                    else None
+                )
+                note = "" if cached else f"computing {HEATMAP_METHODS[st.heatmap_method]}…"
+        elif st.heatmap_on and vm.current_ref is not None and pred is None:
+            note = "heatmap available once the image is analysed"
+        self.viewer.set_heatmap(cam, box, identity if cam is not None else None)
+        self.viewer.set_corner_text(self.corner_text(k))
+        self.note_changed.emit(note)
+
+    def corner_text(self, heat_class: int | None) -> dict[str, list[str]]:
+        vm, st = self.vm, self.state
+        ref = vm.current_ref
+        if ref is None:
+            return {}
+        patient = vm.current_patient
+        top_left = [vm.patient_label(vm.patient_index) if patient else "", vm.image_label(ref)]
+        if vm.deidentified:
+            top_left.append("DE-IDENTIFIED")
+        elif patient is not None and patient.ga_weeks is not None:
+            top_left.append(f"GA {patient.ga_weeks:.1f} w")
+        top_right = []
+        pred = vm.current_prediction
+        if pred is not None:
+            name = vm.class_names[pred.pred_index]
+            top_right.append(f"AI: {display_name(name)} {pred.probs.max():.0%}")
+        if st.heatmap_on and heat_class is not None and heat_class < len(vm.class_names):
+            method = HEATMAP_METHODS[st.heatmap_method].split(" (")[0]
+            top_right.append(f"Heatmap: {display_name(vm.class_names[heat_class])} ({method})")
+        g = st.geometry
+        zoom = g.zoom if g.zoom is not None else self.viewer.fit_scale()
+        bottom_left = [f"Zoom {zoom:.0%}" + (" (fit)" if g.zoom is None else "")]
+        if not st.window_is_default:
+            bottom_left.append(
+                f"B {st.brightness:+d}  C {st.contrast}%" + ("  inverted" if st.invert else "")
+            )
+        orientation = [f"rot {90 * g.quarter_turns}°"] if g.quarter_turns else []
+        orientation += ["flip H"] if g.flip_h else []
+        orientation += ["flip V"] if g.flip_v else []
+        if orientation:
+            bottom_left.append("  ".join(orientation))
+        image = vm.current_image
+        if image is not None:
+            h, w = image.pixels.shape[:2]
+            bottom_left.append(f"{w} × {h}" + (f"  {image.modality}" if image.modality else ""))
+        return {"tl": top_left, "tr": top_right, "bl": bottom_left}

@@ -1,0 +1,62 @@
+"""``--screenshot PNG``: wait until the study is loaded and analysed, show the heatmap of the
+current image, save the main window and quit. Event driven (signals and timers), no polling
+loops with processEvents()."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QApplication
+
+log = logging.getLogger(__name__)
+
+SETTLE_MS = 300  # let the last paints (heatmap layer, thumbnails) happen before grabbing
+
+
+class ScreenshotTaker(QObject):
+    def __init__(self, window, out: Path, timeout_s: float):
+        super().__init__(window)
+        self.window, self.out = window, Path(out)
+        self._timeout = QTimer(self)
+        self._timeout.setSingleShot(True)
+        self._timeout.setInterval(int(timeout_s * 1000))
+        self._timeout.timeout.connect(self._on_timeout)
+        self._taken = False
+
+    def start(self) -> None:
+        s = self.window.session
+        s.all_predicted.connect(self._on_ready)
+        s.study_failed.connect(lambda msg: self._finish(3, f"study could not be opened: {msg}"))
+        s.model_failed.connect(self._on_model_failed)
+        self._timeout.start()
+
+    def _on_model_failed(self, message: str) -> None:
+        if self.window.session.model.model is None:
+            self._finish(3, f"model could not be loaded: {message}")
+
+    def _on_ready(self) -> None:
+        if self._taken or self.window.vm.current_prediction is None:
+            return
+        self._taken = True
+        self.window.state.set_heatmap_on(True)
+        QTimer.singleShot(SETTLE_MS, self._grab)
+
+    def _grab(self) -> None:
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        if not self.window.grab().save(str(self.out)):
+            self._finish(3, f"could not write {self.out}")
+            return
+        log.info("screenshot saved to %s", self.out)
+        self._finish(0, None)
+
+    def _on_timeout(self) -> None:
+        self._finish(4, "timed out waiting for the study to be analysed")
+
+    def _finish(self, code: int, message: str | None) -> None:
+        self._timeout.stop()
+        if message:
+            log.error("--screenshot: %s", message)
+        self.window.close()
+        QApplication.instance().exit(code)

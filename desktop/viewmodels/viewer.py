@@ -1,0 +1,166 @@
+"""ViewerState: how the current image is shown (zoom, pan, window, orientation, heatmap, cine).
+
+Plain state with rules (limits, reset, defaults); the viewer widget only reads it and paints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from PySide6.QtCore import QObject, Signal
+
+ZOOM_MIN, ZOOM_MAX, ZOOM_STEP = 0.1, 16.0, 1.25
+BRIGHTNESS_RANGE = (-100, 100)  # added to pixel values (0-255 scale)
+CONTRAST_RANGE = (10, 400)  # percent; 100 = unchanged
+DEFAULT_OPACITY = 0.45  # core.heatmaps.render_overlay's default
+DEFAULT_FPS = 30.0
+#: Heatmap methods offered in the UI: the free forward-pass CAM, then the grad-cam package's.
+HEATMAP_METHODS = {
+    "cam": "CAM (instant)",
+    "gradcam++": "Grad-CAM++",
+    "scorecam": "Score-CAM",
+    "eigencam": "Eigen-CAM",
+    "layercam": "Layer-CAM",
+}
+
+
+def _clamp(value, lo, hi):
+    return max(lo, min(hi, value))
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Zoom (None = fit to window), pan in screen pixels, quarter turns, flips."""
+
+    zoom: float | None = None
+    pan_x: float = 0.0
+    pan_y: float = 0.0
+    quarter_turns: int = 0
+    flip_h: bool = False
+    flip_v: bool = False
+
+
+class ViewerState(QObject):
+    changed = Signal()
+    heatmap_changed = Signal()
+    cine_changed = Signal()
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.geometry = Geometry()
+        self.brightness = 0
+        self.contrast = 100
+        self.invert = False
+        self.heatmap_on = False
+        self.opacity = DEFAULT_OPACITY
+        self.heatmap_class: int | None = None  # None = the image's predicted class
+        self.heatmap_method = "cam"
+        self.cine_playing = False
+
+    # ----- geometry --------------------------------------------------------------------------
+    def _set_geometry(self, **changes) -> None:
+        new = replace(self.geometry, **changes)
+        if new != self.geometry:
+            self.geometry = new
+            self.changed.emit()
+
+    def zoom_by(self, factor: float, fit_scale: float = 1.0) -> None:
+        """Multiply the zoom; from fit mode, start at the fit scale so the step feels natural."""
+        current = self.geometry.zoom if self.geometry.zoom is not None else fit_scale
+        self._set_geometry(zoom=_clamp(current * factor, ZOOM_MIN, ZOOM_MAX))
+
+    def zoom_in(self, fit_scale: float = 1.0) -> None:
+        self.zoom_by(ZOOM_STEP, fit_scale)
+
+    def zoom_out(self, fit_scale: float = 1.0) -> None:
+        self.zoom_by(1 / ZOOM_STEP, fit_scale)
+
+    def fit(self) -> None:
+        self._set_geometry(zoom=None, pan_x=0.0, pan_y=0.0)
+
+    def pan_by(self, dx: float, dy: float) -> None:
+        g = self.geometry
+        self._set_geometry(pan_x=g.pan_x + dx, pan_y=g.pan_y + dy)
+
+    def rotate(self, quarter_turns: int = 1) -> None:
+        self._set_geometry(quarter_turns=(self.geometry.quarter_turns + quarter_turns) % 4)
+
+    def flip_horizontal(self) -> None:
+        self._set_geometry(flip_h=not self.geometry.flip_h)
+
+    def flip_vertical(self) -> None:
+        self._set_geometry(flip_v=not self.geometry.flip_v)
+
+    # ----- grey-level window -----------------------------------------------------------------
+    def set_brightness(self, value: int) -> None:
+        value = int(_clamp(value, *BRIGHTNESS_RANGE))
+        if value != self.brightness:
+            self.brightness = value
+            self.changed.emit()
+
+    def set_contrast(self, percent: int) -> None:
+        percent = int(_clamp(percent, *CONTRAST_RANGE))
+        if percent != self.contrast:
+            self.contrast = percent
+            self.changed.emit()
+
+    def toggle_invert(self) -> None:
+        self.invert = not self.invert
+        self.changed.emit()
+
+    @property
+    def window_is_default(self) -> bool:
+        return self.brightness == 0 and self.contrast == 100 and not self.invert
+
+    def reset(self) -> None:
+        """Space: back to fit, no rotation/flip, default brightness/contrast, no invert."""
+        self.geometry = Geometry()
+        self.brightness, self.contrast, self.invert = 0, 100, False
+        self.changed.emit()
+
+    # ----- heatmap ---------------------------------------------------------------------------
+    def set_heatmap_on(self, on: bool) -> None:
+        if on != self.heatmap_on:
+            self.heatmap_on = on
+            self.heatmap_changed.emit()
+
+    def toggle_heatmap(self) -> None:
+        self.set_heatmap_on(not self.heatmap_on)
+
+    def set_opacity(self, opacity: float) -> None:
+        opacity = float(_clamp(opacity, 0.0, 1.0))
+        if abs(opacity - self.opacity) > 1e-6:
+            self.opacity = opacity
+            self.heatmap_changed.emit()
+
+    def set_heatmap_class(self, index: int | None) -> None:
+        if index != self.heatmap_class:
+            self.heatmap_class = index
+            self.heatmap_changed.emit()
+
+    def set_heatmap_method(self, method: str) -> None:
+        if method not in HEATMAP_METHODS:
+            raise ValueError(f"unknown heatmap method {method!r}")
+        if method != self.heatmap_method:
+            self.heatmap_method = method
+            self.heatmap_changed.emit()
+
+    def heatmap_class_for(self, predicted_index: int | None) -> int | None:
+        """The class whose map is shown: the user's choice, else the image's predicted class."""
+        return self.heatmap_class if self.heatmap_class is not None else predicted_index
+
+    # ----- cine ------------------------------------------------------------------------------
+    def set_cine_playing(self, playing: bool) -> None:
+        if playing != self.cine_playing:
+            self.cine_playing = playing
+            self.cine_changed.emit()
+
+    def toggle_cine(self) -> None:
+        self.set_cine_playing(not self.cine_playing)
+
+
+def frame_interval_ms(frame_time_ms: float | None) -> int:
+    """Cine timer interval: the file's frame time (DICOM FrameTime) when sane, else 30 fps."""
+    if frame_time_ms is not None and 5.0 <= frame_time_ms <= 2000.0:
+        return int(round(frame_time_ms))
+    return int(round(1000.0 / DEFAULT_FPS))

@@ -1,0 +1,1 @@
+"""Thin widgets: they read view-models and forward user actions to them."""

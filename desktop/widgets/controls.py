@@ -1,0 +1,151 @@
+"""Control bars under the viewer: heatmap (toggle, class, method, opacity) and cine playback."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
+
+from core.taxonomy import display_name
+
+from ..viewmodels.study import StudyViewModel
+from ..viewmodels.viewer import HEATMAP_METHODS, ViewerState, frame_interval_ms
+
+
+class HeatmapControls(QWidget):
+    def __init__(self, vm: StudyViewModel, state: ViewerState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.vm, self.state = vm, state
+        self.toggle = QToolButton()
+        self.toggle.setText("Heatmap  (H)")
+        self.toggle.setCheckable(True)
+        self.toggle.setObjectName("heatmapToggle")
+        self.class_box = QComboBox()
+        self.class_box.setObjectName("heatmapClass")
+        self.class_box.setMinimumContentsLength(18)
+        self.method_box = QComboBox()
+        self.method_box.setObjectName("heatmapMethod")
+        for method, label in HEATMAP_METHODS.items():
+            self.method_box.addItem(label, method)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setObjectName("heatmapOpacity")
+        self.opacity.setRange(0, 100)
+        self.opacity.setFixedWidth(120)
+        self.note = QLabel()
+        self.note.setObjectName("muted")
+        self._layout()
+        self.toggle.toggled.connect(state.set_heatmap_on)
+        self.opacity.valueChanged.connect(lambda v: state.set_opacity(v / 100.0))
+        self.class_box.currentIndexChanged.connect(self._on_class)
+        self.method_box.currentIndexChanged.connect(
+            lambda i: state.set_heatmap_method(self.method_box.itemData(i))
+        )
+        state.heatmap_changed.connect(self.sync)
+        vm.study_changed.connect(self.rebuild_classes)
+        self.rebuild_classes()
+        self.sync()
+
+    def _layout(self) -> None:
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 4, 8, 4)
+        lay.addWidget(self.toggle)
+        lay.addWidget(QLabel("Class"))
+        lay.addWidget(self.class_box)
+        lay.addWidget(QLabel("Method"))
+        lay.addWidget(self.method_box)
+        lay.addWidget(QLabel("Opacity"))
+        lay.addWidget(self.opacity)
+        lay.addWidget(self.note, 1)
+
+    def rebuild_classes(self) -> None:
+        self.class_box.blockSignals(True)
+        self.class_box.clear()
+        self.class_box.addItem("Predicted class", None)
+        for i, name in enumerate(self.vm.class_names):
+            self.class_box.addItem(display_name(name), i)
+        self.class_box.blockSignals(False)
+        self.sync()
+
+    def _on_class(self, index: int) -> None:
+        self.state.set_heatmap_class(self.class_box.itemData(index))
+
+    def sync(self) -> None:
+        """Show the state (it may change by keyboard shortcut or settings)."""
+        st = self.state
+        for widget, update in (
+            (self.toggle, lambda: self.toggle.setChecked(st.heatmap_on)),
+            (self.opacity, lambda: self.opacity.setValue(round(st.opacity * 100))),
+            (
+                self.class_box,
+                lambda: self.class_box.setCurrentIndex(
+                    max(0, self.class_box.findData(st.heatmap_class))
+                ),
+            ),
+            (
+                self.method_box,
+                lambda: self.method_box.setCurrentIndex(
+                    self.method_box.findData(st.heatmap_method)
+                ),
+            ),
+        ):
+            widget.blockSignals(True)
+            update()
+            widget.blockSignals(False)
+
+    def set_note(self, text: str) -> None:
+        self.note.setText(text)
+
+
+class CineBar(QWidget):
+    """Play/pause and scrub a multi-frame file at its frame rate (else 30 fps)."""
+
+    def __init__(self, vm: StudyViewModel, state: ViewerState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.vm, self.state = vm, state
+        self.play = QToolButton()
+        self.play.setObjectName("cinePlay")
+        self.play.setCheckable(True)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setObjectName("cineSlider")
+        self.label = QLabel()
+        self.label.setObjectName("muted")
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(vm.advance_frame)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 2, 8, 2)
+        lay.addWidget(self.play)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.label)
+        self.play.toggled.connect(state.set_cine_playing)
+        self.slider.valueChanged.connect(vm.select_frame)
+        state.cine_changed.connect(self.sync)
+        vm.current_changed.connect(self.sync)
+        vm.pixels_changed.connect(lambda _key: self.sync())
+        self.sync()
+
+    def sync(self) -> None:
+        group = self.vm.current_group
+        is_cine = group is not None and group.is_cine
+        self.setVisible(is_cine)
+        if not is_cine:
+            self.timer.stop()
+            if self.state.cine_playing:
+                self.state.set_cine_playing(False)
+            return
+        image = self.vm.current_image
+        interval = frame_interval_ms(image.frame_time_ms if image is not None else None)
+        for widget in (self.slider, self.play):
+            widget.blockSignals(True)
+        self.slider.setRange(0, group.n_frames - 1)
+        self.slider.setValue(self.vm.frame_index)
+        self.play.setChecked(self.state.cine_playing)
+        self.play.setText("❚❚  Pause (C)" if self.state.cine_playing else "▶  Play (C)")
+        for widget in (self.slider, self.play):
+            widget.blockSignals(False)
+        self.label.setText(
+            f"Frame {self.vm.frame_index + 1} / {group.n_frames}  ·  {1000 / interval:.0f} fps"
+        )
+        if self.state.cine_playing:
+            if not self.timer.isActive() or self.timer.interval() != interval:
+                self.timer.start(interval)
+        else:
+            self.timer.stop()

@@ -1,0 +1,173 @@
+"""Thumbnail strip of the current patient's files, each with its top class and probability.
+
+A cine (multi-frame file) is one entry; its probability is the mean over its frames.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter
+from PySide6.QtWidgets import (
+    QListWidget,
+    QListWidgetItem,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+)
+
+from core.taxonomy import display_name
+
+from .. import theme
+from ..rendering import deidentify_pixels, to_qimage
+from ..viewmodels.groups import patient_key
+from ..viewmodels.study import StudyViewModel
+
+THUMB_W, THUMB_H = 96, 72
+IMAGE_ROLE = Qt.ItemDataRole.UserRole
+PRED_ROLE = Qt.ItemDataRole.UserRole + 1
+COLOUR_ROLE = Qt.ItemDataRole.UserRole + 2
+DETAIL_ROLE = Qt.ItemDataRole.UserRole + 3
+
+
+def deidentified_thumbnail(thumb: np.ndarray, image) -> np.ndarray:
+    """The thumbnail masked like the full image (region scaled to the thumbnail's size)."""
+    scale = thumb.shape[1] / image.pixels.shape[1]
+    region = None if image.region is None else tuple(int(round(v * scale)) for v in image.region)
+    return deidentify_pixels(thumb, region)
+
+
+def prediction_text(vm: StudyViewModel, probs: np.ndarray | None) -> tuple[str, str]:
+    if probs is None or not vm.class_names:
+        return "…", theme.PENDING_COLOUR
+    k = int(np.argmax(probs))
+    name = vm.class_names[k]
+    return f"{display_name(name).split(' (')[0]} {probs[k]:.0%}", theme.verdict_colour(name)
+
+
+class _ThumbDelegate(QStyledItemDelegate):
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        return QSize(option.rect.width(), THUMB_H + 10)
+
+    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        p.save()
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        p.fillRect(option.rect, QColor("#2b4f78") if selected else QColor(theme.BASE))
+        r = option.rect.adjusted(6, 5, -6, -5)
+        box = QRect(r.left(), r.top(), THUMB_W, THUMB_H)
+        p.fillRect(box, Qt.GlobalColor.black)
+        image: QImage | None = index.data(IMAGE_ROLE)
+        if image is not None:
+            scaled = image.scaled(
+                box.size(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+            p.drawImage(
+                box.left() + (THUMB_W - scaled.width()) // 2,
+                box.top() + (THUMB_H - scaled.height()) // 2,
+                scaled,
+            )
+        text_rect = QRect(box.right() + 10, r.top(), r.width() - THUMB_W - 10, r.height())
+        font = QFont(option.font)
+        p.setFont(font)
+        p.setPen(QColor(theme.TEXT))
+        fm = p.fontMetrics()
+        name = fm.elidedText(
+            index.data(Qt.ItemDataRole.DisplayRole), Qt.TextElideMode.ElideMiddle, text_rect.width()
+        )
+        p.drawText(
+            text_rect.adjusted(0, 4, 0, 0),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+            name,
+        )
+        pred = index.data(PRED_ROLE) or ""
+        p.setPen(QColor(index.data(COLOUR_ROLE) or theme.MUTED))
+        bold = QFont(font)
+        bold.setBold(True)
+        p.setFont(bold)
+        p.drawText(
+            text_rect.adjusted(0, 4 + fm.height() + 4, 0, 0),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+            pred,
+        )
+        p.setFont(font)
+        p.setPen(QColor(theme.MUTED))
+        p.drawText(
+            text_rect.adjusted(0, 4 + 2 * (fm.height() + 4), 0, 0),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
+            index.data(DETAIL_ROLE) or "",
+        )
+        p.restore()
+
+
+class ThumbnailStrip(QListWidget):
+    def __init__(self, vm: StudyViewModel, parent=None):
+        super().__init__(parent)
+        self.vm = vm
+        self.setObjectName("thumbnailStrip")
+        self.setItemDelegate(_ThumbDelegate(self))
+        self.setUniformItemSizes(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._patient: str | None = None
+        vm.current_changed.connect(self._on_current_changed)
+        vm.pixels_changed.connect(self._on_patient_data)
+        vm.predictions_changed.connect(self._on_patient_data)
+        vm.study_changed.connect(self.rebuild)
+        vm.deidentified_changed.connect(lambda _on: self.rebuild())
+        self.currentRowChanged.connect(self._on_row_changed)
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        patient = self.vm.current_patient
+        self._patient = patient_key(patient) if patient else None
+        self.blockSignals(True)
+        self.clear()
+        for group in self.vm.current_groups:
+            item = QListWidgetItem(self.vm.image_label(group.refs[0]).split(" [")[0])
+            self.addItem(item)
+        self._refresh_items()
+        self.setCurrentRow(self.vm.group_index)
+        self.blockSignals(False)
+
+    def _refresh_items(self) -> None:
+        pixels = self.vm.pixels(self._patient) if self._patient else None
+        for row, group in enumerate(self.vm.current_groups):
+            item = self.item(row)
+            if item is None:
+                return
+            thumb = pixels.thumbnails.get(group.key) if pixels else None
+            if thumb is not None and item.data(IMAGE_ROLE) is None:
+                first = pixels.images.get(group.refs[0].key)
+                if self.vm.deidentified and first is not None:
+                    thumb = deidentified_thumbnail(thumb, first)
+                item.setData(IMAGE_ROLE, to_qimage(thumb))
+            text, colour = prediction_text(self.vm, self.vm.group_probabilities(group))
+            unreadable = pixels is not None and all(r.key in pixels.unreadable for r in group.refs)
+            if unreadable:
+                text, colour = "unreadable", theme.FAILED_COLOUR
+            item.setData(PRED_ROLE, text)
+            item.setData(COLOUR_ROLE, colour)
+            item.setData(DETAIL_ROLE, f"cine · {group.n_frames} frames" if group.is_cine else "")
+
+    def prediction_label(self, row: int) -> str:
+        return self.item(row).data(PRED_ROLE)
+
+    def _on_current_changed(self) -> None:
+        patient = self.vm.current_patient
+        key = patient_key(patient) if patient else None
+        if key != self._patient:
+            self.rebuild()
+        elif self.currentRow() != self.vm.group_index:
+            self.blockSignals(True)
+            self.setCurrentRow(self.vm.group_index)
+            self.blockSignals(False)
+
+    def _on_patient_data(self, key: str) -> None:
+        if key == self._patient:
+            self._refresh_items()
+            self.viewport().update()
+
+    def _on_row_changed(self, row: int) -> None:
+        if row >= 0:
+            self.vm.select_group(row)

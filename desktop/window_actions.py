@@ -1,0 +1,131 @@
+"""The main window's actions, menus and toolbar, from one table (which Help > Shortcuts lists).
+
+OHIF-like keys: z zoom, = fit, space reset, arrows previous/next image, PgUp/PgDn patient,
+h heatmap, c cine, i invert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
+
+from .settings import DEVICES
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str  # attribute name on the window's ``actions`` dict
+    text: str
+    keys: tuple[str, ...]  # first = shown in menus; all are active
+    menu: str
+    toolbar: str = ""  # short label when the action is on the toolbar
+    checkable: bool = False
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("open_folder", "Open folder…", ("Ctrl+O",), "File", toolbar="Open"),
+    ActionSpec("open_files", "Open files, DICOMDIR or manifest CSV…", ("Ctrl+Shift+O",), "File"),
+    ActionSpec(
+        "export_report", "Export patient report (PDF)…", ("Ctrl+E",), "File", toolbar="Report"
+    ),
+    ActionSpec("export_csv", "Export predictions (CSV)…", ("Ctrl+Shift+E",), "File"),
+    ActionSpec("quit", "Quit", ("Ctrl+Q",), "File"),
+    ActionSpec("zoom_in", "Zoom in", ("Z", "+"), "View", toolbar="Zoom"),
+    ActionSpec("zoom_out", "Zoom out", ("Shift+Z", "-"), "View"),
+    ActionSpec("fit", "Fit to window", ("=",), "View", toolbar="Fit"),
+    ActionSpec(
+        "reset", "Reset view (zoom, pan, window, orientation)", ("Space",), "View", toolbar="Reset"
+    ),
+    ActionSpec("rotate", "Rotate 90°", ("R",), "View", toolbar="Rotate"),
+    ActionSpec("flip_h", "Flip horizontally", ("F",), "View"),
+    ActionSpec("flip_v", "Flip vertically", ("Shift+F",), "View"),
+    ActionSpec("invert", "Invert grey levels", ("I",), "View", toolbar="Invert"),
+    ActionSpec("brighter", "Brighter", ("B",), "View"),
+    ActionSpec("darker", "Darker", ("Shift+B",), "View"),
+    ActionSpec("more_contrast", "More contrast", ("K",), "View"),
+    ActionSpec("less_contrast", "Less contrast", ("Shift+K",), "View"),
+    ActionSpec("heatmap", "Heatmap overlay", ("H",), "View", toolbar="Heatmap", checkable=True),
+    ActionSpec(
+        "deidentify", "De-identified display", ("D",), "View", toolbar="De-identify", checkable=True
+    ),
+    ActionSpec("prev_image", "Previous image", ("Left", "Up"), "Navigate"),
+    ActionSpec("next_image", "Next image", ("Right", "Down"), "Navigate"),
+    ActionSpec("prev_patient", "Previous patient", ("PgUp",), "Navigate"),
+    ActionSpec("next_patient", "Next patient", ("PgDown",), "Navigate"),
+    ActionSpec("cine", "Play / pause cine", ("C",), "Navigate", checkable=True),
+    ActionSpec("prev_frame", "Previous cine frame", (",",), "Navigate"),
+    ActionSpec("next_frame", "Next cine frame", (".",), "Navigate"),
+    ActionSpec("load_model", "Load model bundle…", ("Ctrl+M",), "Model"),
+    ActionSpec("cancel", "Stop analysis", ("Esc",), "Model"),
+    ActionSpec("resume", "Resume analysis", ("Ctrl+R",), "Model"),
+    ActionSpec("shortcuts", "Keyboard shortcuts", ("F1",), "Help"),
+    ActionSpec("about", "About CNSight / model card…", (), "Help"),
+)
+MENUS = ("File", "View", "Navigate", "Model", "Help")
+
+
+def shortcut_rows() -> list[tuple[str, str]]:
+    """(keys, description) for Help > Shortcuts, in menu order."""
+    return [
+        (
+            " / ".join(
+                QKeySequence(k).toString(QKeySequence.SequenceFormat.NativeText) for k in s.keys
+            ),
+            s.text,
+        )
+        for s in ACTIONS
+        if s.keys
+    ]
+
+
+def build_actions(window: QMainWindow, handlers: dict[str, Callable]) -> dict[str, QAction]:
+    """Create every action (window-wide shortcuts), connect its handler, fill menus/toolbar."""
+    actions: dict[str, QAction] = {}
+    menus: dict[str, QMenu] = {name: window.menuBar().addMenu(f"&{name}") for name in MENUS}
+    toolbar = QToolBar("Tools", window)
+    toolbar.setObjectName("mainToolbar")
+    toolbar.setMovable(False)
+    window.addToolBar(toolbar)
+    for spec in ACTIONS:
+        action = QAction(spec.text, window)
+        action.setObjectName(spec.name)
+        action.setShortcuts([QKeySequence(k) for k in spec.keys])
+        action.setCheckable(spec.checkable)
+        handler = handlers[spec.name]
+        if spec.checkable:
+            action.toggled.connect(handler)
+        else:
+            action.triggered.connect(lambda _checked=False, h=handler: h())
+        window.addAction(action)  # shortcuts work wherever the focus is in the window
+        menus[spec.menu].addAction(action)
+        if spec.toolbar:
+            action.setIconText(spec.toolbar)
+            toolbar.addAction(action)
+        actions[spec.name] = action
+        if spec.name == "export_csv":
+            menus["File"].addSeparator()
+            actions["_recent_menu"] = menus["File"].addMenu("Recent studies")
+            menus["File"].addSeparator()
+    _device_menu(window, menus["Model"], handlers["device"], actions)
+    return actions
+
+
+def _device_menu(
+    window: QMainWindow, model_menu: QMenu, on_device: Callable[[str], None], actions: dict
+) -> None:
+    menu = model_menu.addMenu("Device")
+    group = QActionGroup(window)
+    group.setExclusive(True)
+    for device in DEVICES:
+        action = QAction(
+            {"auto": "Auto (GPU if present)", "cpu": "CPU", "cuda": "CUDA GPU"}[device], window
+        )
+        action.setCheckable(True)
+        action.setData(device)
+        action.triggered.connect(lambda _checked=False, d=device: on_device(d))
+        group.addAction(action)
+        menu.addAction(action)
+        actions[f"device_{device}"] = action

@@ -1,0 +1,188 @@
+"""Thin widgets on real view-models (pytest-qt, offscreen), no model needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gui_helpers import fake_prediction
+from PySide6.QtCore import Qt
+
+from core.records import ImageRef, LoadedImage, Patient, Study
+from desktop.rendering import qimage_to_array
+from desktop.viewmodels.study import PatientPixels, StudyViewModel
+from desktop.viewmodels.viewer import ViewerState
+from desktop.widgets.controls import CineBar, HeatmapControls
+from desktop.widgets.panels import ErrorList, TagView
+from desktop.widgets.patient_list import PatientList
+from desktop.widgets.results_panel import ResultsPanel
+from desktop.widgets.thumbnails import ThumbnailStrip
+from desktop.widgets.viewer import ImageViewer
+
+CLASSES = ("normal", "anencephaly", "encephalocele", "holoprosencephaly", "rachischisis")
+
+
+def _image(ref, value=90, header=None, frame_time=None):
+    pixels = np.full((60, 80, 3), value, np.uint8)
+    pixels[:5] = 250  # a "burned-in" header line
+    return LoadedImage(ref=ref, pixels=pixels, header=header or {}, frame_time_ms=frame_time)
+
+
+@pytest.fixture
+def loaded_vm(qtbot):
+    """Patient A: one still image; patient B: a 4-frame cine. Pixels and predictions set."""
+    still = ImageRef(Path("/s/A/still.png"), patient_id="A")
+    cine = tuple(
+        ImageRef(Path("/s/B/cine.dcm"), frame=i, patient_id="B", n_frames=4) for i in range(4)
+    )
+    vm = StudyViewModel()
+    vm.set_study(Study("/s", (Patient("A", (still,)), Patient("B", cine))))
+    vm.set_model_classes(CLASSES, "mean_softmax")
+    header = {"PatientName": "DOE^JANE", "Modality": "US"}
+    vm.set_pixels(
+        "A",
+        PatientPixels(
+            images={still.key: _image(still, header=header)},
+            thumbnails={str(still.path): np.full((30, 40, 3), 250, np.uint8)},
+        ),
+    )
+    vm.set_pixels(
+        "B",
+        PatientPixels(images={r.key: _image(r, 40 + 40 * r.frame, frame_time=20.0) for r in cine}),
+    )
+    vm.set_predictions(
+        "A", [fake_prediction(still, [0.05, 0.05, 0.8, 0.05, 0.05], box=(0, 0, 80, 60))]
+    )
+    vm.set_predictions("B", [fake_prediction(r, [0.9, 0.025, 0.025, 0.025, 0.025]) for r in cine])
+    return vm
+
+
+def _grab(widget) -> np.ndarray:
+    return qimage_to_array(widget.grab().toImage())
+
+
+def test_viewer_paints_the_image_and_the_heatmap_only_when_on(qtbot, loaded_vm):
+    state = ViewerState()
+    viewer = ImageViewer(state)
+    qtbot.addWidget(viewer)
+    viewer.resize(400, 300)
+    viewer.set_image(loaded_vm.current_image)
+    pred = loaded_vm.current_prediction
+    viewer.set_heatmap(pred.cams[2], pred.input_box)
+    plain = _grab(viewer)
+    assert plain[150, 200].tolist() == [90, 90, 90]  # centre of the fitted image
+    state.set_heatmap_on(True)
+    with_heat = _grab(viewer)
+    assert viewer.heatmap_visible
+    assert np.abs(with_heat.astype(int) - plain).mean() > 5
+    state.set_opacity(0.0)  # the image is as without heatmap (the legend stays, outside this area)
+    image_area = np.s_[40:260, 60:340]
+    assert np.abs(_grab(viewer)[image_area].astype(int) - plain[image_area]).max() <= 1
+
+
+def test_viewer_zoom_rotation_and_deidentified_mask(qtbot, loaded_vm):
+    state = ViewerState()
+    viewer = ImageViewer(state)
+    qtbot.addWidget(viewer)
+    viewer.resize(400, 300)
+    viewer.set_image(loaded_vm.current_image)
+    fitted = viewer.fit_scale()
+    assert fitted == pytest.approx(min(392 / 80, 292 / 60))
+    state.rotate()
+    assert viewer.fit_scale() == pytest.approx(min(392 / 60, 292 / 80))
+    state.reset()
+    top_band_y = 150 - int(30 * fitted) + 5  # inside the image's top 5 rows (value 250)
+    assert _grab(viewer)[top_band_y, 200].tolist() == [250, 250, 250]
+    viewer.set_image(loaded_vm.current_image, deidentified=True)
+    assert _grab(viewer)[top_band_y, 200].tolist() == [0, 0, 0]
+    qtbot.mouseClick(viewer, Qt.MouseButton.LeftButton)  # focus; a click alone must not pan
+    assert state.geometry.pan_x == 0
+
+
+def test_patient_list_shows_verdict_badges_and_drives_selection(qtbot, loaded_vm):
+    plist = PatientList(loaded_vm)
+    qtbot.addWidget(plist)
+    assert plist.count() == 2
+    assert plist.badge_text(0).startswith("Encephalocele") and "80%" in plist.badge_text(0)
+    assert plist.badge_text(1).startswith("Normal")
+    plist.setCurrentRow(1)
+    assert loaded_vm.patient_index == 1
+    loaded_vm.set_deidentified(True)
+    assert plist.item(0).text() == "Case 1"
+
+
+def test_thumbnails_show_top_class_and_cine_mean(qtbot, loaded_vm):
+    from desktop.widgets.thumbnails import IMAGE_ROLE
+
+    strip = ThumbnailStrip(loaded_vm)
+    qtbot.addWidget(strip)
+    assert strip.count() == 1 and strip.prediction_label(0) == "Encephalocele / meningocele 80%"
+    assert qimage_to_array(strip.item(0).data(IMAGE_ROLE))[0].min() == 250
+    loaded_vm.set_deidentified(True)  # the burned-in header band is masked in thumbnails too
+    assert qimage_to_array(strip.item(0).data(IMAGE_ROLE))[0].max() == 0
+    loaded_vm.select_patient(1)
+    assert strip.count() == 1 and strip.prediction_label(0) == "Normal 90%"
+
+
+def test_results_panel_shows_image_bars_verdict_rule_and_drivers(qtbot, loaded_vm):
+    panel = ResultsPanel(loaded_vm)
+    qtbot.addWidget(panel)
+    assert panel.image_bars.probs[2] == pytest.approx(0.8)
+    assert panel.verdict_title.text().startswith("Encephalocele")
+    assert "mean softmax" in panel.verdict_rule.text() and "1 images" in panel.verdict_rule.text()
+    loaded_vm.select_patient(1)
+    assert panel.drivers.count() == 3  # the three best frames of the cine
+    with qtbot.waitSignal(panel.driver_clicked) as blocker:
+        panel.drivers.itemClicked.emit(panel.drivers.item(1))
+    loaded_vm.select_image(blocker.args[0])
+    assert loaded_vm.current_ref.key == blocker.args[0]
+
+
+def test_tag_view_and_error_list_respect_deidentified_mode(qtbot, loaded_vm):
+    from core.records import FileError
+
+    tags, errors = TagView(loaded_vm), ErrorList(loaded_vm)
+    qtbot.addWidget(tags)
+    qtbot.addWidget(errors)
+    tags.refresh()
+    assert tags.tags() == {"PatientName": "DOE^JANE", "Modality": "US"}
+    loaded_vm.add_errors([FileError("/s/DOE_JANE/x.dcm", "truncated pixel data")])
+    assert "DOE_JANE" in errors.item(0).text()
+    loaded_vm.set_deidentified(True)
+    assert tags.tags() == {"Modality": "US"}
+    assert (
+        "DOE_JANE" not in errors.item(0).text() and "truncated pixel data" in errors.item(0).text()
+    )
+
+
+def test_cine_bar_plays_at_the_files_frame_rate_and_scrubs(qtbot, loaded_vm):
+    from PySide6.QtWidgets import QWidget
+
+    state, parent = ViewerState(), QWidget()
+    qtbot.addWidget(parent)
+    bar = CineBar(loaded_vm, state, parent)
+    parent.show()
+    assert not bar.isVisible()  # patient A has no cine
+    loaded_vm.select_patient(1)
+    assert bar.isVisible() and bar.slider.maximum() == 3
+    state.set_cine_playing(True)
+    assert bar.timer.isActive() and bar.timer.interval() == 20
+    qtbot.waitUntil(lambda: loaded_vm.frame_index >= 2, timeout=2000)
+    state.set_cine_playing(False)
+    assert not bar.timer.isActive()
+    bar.slider.setValue(1)
+    assert loaded_vm.frame_index == 1
+
+
+def test_heatmap_controls_follow_and_set_the_state(qtbot, loaded_vm):
+    state = ViewerState()
+    controls = HeatmapControls(loaded_vm, state)
+    qtbot.addWidget(controls)
+    assert controls.class_box.count() == 1 + len(CLASSES)
+    state.toggle_heatmap()
+    assert controls.toggle.isChecked()
+    controls.class_box.setCurrentIndex(3)
+    assert state.heatmap_class == 2
+    controls.opacity.setValue(80)
+    assert state.opacity == pytest.approx(0.8)
