@@ -1,0 +1,229 @@
+"""cnsight-train end to end on a tiny dataset: bundle round trip, no test-data use, resume, bad input."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import training.data
+import training.train
+from core.bundle import load_bundle
+from core.imaging import read_image
+from core.predictor import Predictor
+from core.study import discover
+from tests.training.conftest import CLASSES, tiny_args, write_dataset
+from training.train import main
+
+
+@pytest.fixture
+def trained(tiny_run):
+    return tiny_run
+
+
+def test_bundle_round_trip_through_predictor(trained):
+    bundle = load_bundle(trained / "bundle")
+    card = bundle.card
+    assert card.class_names == CLASSES and card.architecture == "resnet18"
+    assert card.weights_dtype == "float16" and card.preprocessing.crop == 32
+    test_study = discover([trained / "splits" / "test.csv"])
+    images = [read_image(r) for r in test_study.images]
+    with Predictor(bundle, device="cpu", batch_size=4) as predictor:
+        predictions = predictor.predict(images)
+    assert len(predictions) == len(images) == 9
+    assert all(abs(p.probs.sum() - 1) < 1e-5 and p.probs.shape == (3,) for p in predictions)
+
+
+def test_model_card_records_data_split_args_and_validation(trained):
+    card = json.loads((trained / "bundle" / "model_card.json").read_text())
+    data = card["training_data"]
+    assert data["train"]["images_per_class"] == {
+        "normal": 6,
+        "encephalocele": 6,
+        "holoprosencephaly": 6,
+    }
+    assert data["all_used"]["sites"] == ["A", "B"]
+    assert data["all_used"]["ga_weeks_range"][0] >= 16 and data["test_patients_held_out"] == 3
+    split = card["training"]["split"]
+    assert split["patients"] == {"train": 6, "val": 3, "test": 3} and len(split["sha256"]) == 64
+    assert (
+        card["training"]["args"]["arch"] == "resnet18" and "--data" in card["training"]["command"]
+    )
+    assert card["temperature"] > 0
+    assert card["validation_metrics"]["patient"]["n"] == 3
+    assert card["training"]["recipe"]["optimizer"].startswith("AdamW lr 0.0005 weight decay 0.05")
+    assert set(card["software"]) >= {"torch", "torchvision", "cnsight"}
+
+
+def test_run_folder_has_logs_checkpoint_and_split_files(trained):
+    with open(trained / "log.csv") as f:
+        log_rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in log_rows] == ["1", "2"]
+    assert float(log_rows[0]["val_loss"]) > 0
+    assert (trained / "checkpoint.pt").is_file() and (trained / "train.log").is_file()
+    split = json.loads((trained / "split.json").read_text())
+    test_ids = set(split["test"])
+    with open(trained / "splits" / "test.csv") as f:
+        assert {r["patient_id"] for r in csv.DictReader(f)} == test_ids
+
+
+def test_test_split_is_never_loaded(tiny_manifest, tmp_path, monkeypatch):
+    """Instrument the image reader: training + selection + calibration read no test image."""
+    read = []
+
+    def recording_read(ref):
+        read.append(ref.patient_id)
+        return read_image(ref)
+
+    monkeypatch.setattr(training.data, "read_image", recording_read)
+    out = tmp_path / "run"
+    assert main(tiny_args(tiny_manifest, out, "--test-fraction", "0.25", "--epochs", "1")) == 0
+    split = json.loads((out / "split.json").read_text())
+    assert split["test"], "the split must hold test patients for this test to mean anything"
+    assert not set(read) & set(split["test"])
+    assert set(read) == set(split["train"]) | set(split["val"])
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_resume_continues_identically(tiny_manifest, tmp_path, monkeypatch):
+    args = ("--epochs", "2", "--seed", "5")
+    straight = tmp_path / "straight"
+    assert main(tiny_args(tiny_manifest, straight, *args)) == 0
+
+    real_epoch = training.train.train_one_epoch
+    calls = []
+
+    def crash_on_second_epoch(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise Interrupted("simulated crash after the first epoch's checkpoint")
+        return real_epoch(*a, **k)
+
+    broken = tmp_path / "broken"
+    monkeypatch.setattr(training.train, "train_one_epoch", crash_on_second_epoch)
+    with pytest.raises(Interrupted):
+        main(tiny_args(tiny_manifest, broken, *args))
+    monkeypatch.setattr(training.train, "train_one_epoch", real_epoch)
+    assert main(tiny_args(tiny_manifest, broken, *args, "--resume", str(broken))) == 0
+
+    a = torch.load(straight / "checkpoint.pt", weights_only=False)
+    b = torch.load(broken / "checkpoint.pt", weights_only=False)
+    assert a["state"]["epoch"] == b["state"]["epoch"] == 2
+    for key, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][key]), key
+    wa, wb = (
+        load_file(straight / "bundle" / "model.safetensors"),
+        load_file(broken / "bundle" / "model.safetensors"),
+    )
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    strip = [{k: v for k, v in row.items() if k != "seconds"} for row in (a["state"]["history"])]
+    assert strip == [
+        {k: v for k, v in row.items() if k != "seconds"} for row in b["state"]["history"]
+    ]
+
+
+def test_resume_refuses_another_split(tiny_manifest, trained, tmp_path):
+    assert (
+        main(tiny_args(tiny_manifest, tmp_path / "r", "--seed", "9", "--resume", str(trained))) == 2
+    )
+
+
+def test_init_weights_loads_backbone_and_replaces_head(tmp_path):
+    from core.model import build_model
+    from training.checkpoint import load_init_weights
+
+    torch.manual_seed(1)
+    imagenet_like = build_model("resnet18", 1000)
+    torch.save({"model": imagenet_like.state_dict()}, tmp_path / "w.pth")
+    model = build_model("resnet18", 3)
+    assert load_init_weights(model, tmp_path / "w.pth") == ["fc.weight", "fc.bias"]
+    assert torch.equal(model.conv1.weight, imagenet_like.conv1.weight)
+    assert model.fc.weight.shape == (3, 512)
+    torch.save(build_model("resnet34", 3).state_dict(), tmp_path / "other.pth")
+    with pytest.raises(Exception, match="keys do not match"):
+        load_init_weights(model, tmp_path / "other.pth")
+
+
+# ---- bad input: a clear message and exit code 2, before any training -------------------------
+
+
+def test_missing_data_path(tmp_path, caplog):
+    assert main(tiny_args(tmp_path / "nowhere.csv", tmp_path / "run")) == 2
+    assert "no such file or folder" in caplog.text
+
+
+def test_manifest_without_labels(tmp_path, caplog):
+    manifest = write_dataset(
+        tmp_path / "d", patients_per_class=2, images_per_patient=1, with_labels=False
+    )
+    assert main(tiny_args(manifest, tmp_path / "run")) == 2
+    assert "no image has a label" in caplog.text
+
+
+def test_single_class_data(tmp_path, caplog):
+    manifest = write_dataset(
+        tmp_path / "d", patients_per_class=3, images_per_patient=1, classes=("normal",)
+    )
+    assert main(tiny_args(manifest, tmp_path / "run")) == 2
+    assert "at least two classes" in caplog.text
+
+
+def test_label_outside_class_list(tmp_path, caplog):
+    manifest = write_dataset(
+        tmp_path / "d",
+        patients_per_class=2,
+        images_per_patient=1,
+        classes=("normal", "rachischisis"),
+    )
+    assert main(tiny_args(manifest, tmp_path / "run")) == 2
+    assert "not in the class list: rachischisis" in caplog.text
+
+
+def test_bad_init_weights_file(tiny_manifest, tmp_path, caplog):
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    assert (
+        main(
+            tiny_args(tiny_manifest, tmp_path / "run", "--init-weights", str(tmp_path / "junk.pth"))
+        )
+        == 2
+    )
+    assert "cannot read weights" in caplog.text
+
+
+def test_console_script_exit_code(tmp_path):
+    """The installed command itself returns 2 (console scripts pass main()'s value to sys.exit)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "training.train",
+            "--data",
+            str(tmp_path / "missing"),
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "no such file or folder" in result.stderr
+
+
+def test_class_weights_are_inverse_frequency():
+    from core.records import ImageRef
+
+    refs = [
+        ImageRef(Path(f"{i}"), label=lab)
+        for i, lab in enumerate(["normal"] * 6 + ["encephalocele"] * 2)
+    ]
+    w = training.data.class_weights(refs, CLASSES)
+    np.testing.assert_allclose(w.numpy(), [8 / (3 * 6), 8 / (3 * 2), 0.0])

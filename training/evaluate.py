@@ -1,0 +1,332 @@
+"""``cnsight-eval``: evaluate a bundle on labelled data; writes DIR/metrics.json and DIR/report.html.
+
+Predictions come from ``core.predictor.Predictor`` and patient verdicts from
+``core.aggregation`` - exactly what the app and ``cnsight-predict`` run, with the bundle's
+preprocessing and temperature. An unreadable image is reported (``errors``) and its patient
+is scored on the images that could be read; a patient with none is listed and left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from core.bundle import load_bundle
+from core.errors import CNSightError, ImageReadError, StudyError
+from core.imaging import read_image
+from core.metrics import json_ready
+from core.predictor import Predictor
+from core.records import FileError, ImageRef
+from training.data import load_study
+from training.report import write_report
+from training.run_files import command_line, setup_logging
+from training.scoring import patient_table, score_predictions
+
+log = logging.getLogger("cnsight.eval")
+RESEARCH_USE_ONLY = "Research use only - not for diagnosis."
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cnsight-eval",
+        add_help=add_help,
+        description=f"Evaluate a CNSight model bundle on labelled data. {RESEARCH_USE_ONLY}",
+    )
+    p.add_argument("--model", type=Path, required=True, help="model bundle folder")
+    p.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="manifest CSV, <class>/<patient_id>/ folder or DICOM folder",
+    )
+    p.add_argument(
+        "--labels",
+        type=Path,
+        default=None,
+        help="CSV patient_id,label[,ga_weeks,site] (DICOM folders)",
+    )
+    p.add_argument(
+        "--out", type=Path, required=True, help="output folder (metrics.json, report.html, CSVs)"
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument(
+        "--rule",
+        default=None,
+        choices=["mean_softmax", "majority_vote"],
+        help="patient-level rule (default: the bundle's)",
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        help="bootstrap replicates for the 95%% CIs (patients resampled)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--bins", type=int, default=10, help="reliability diagram bins")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Probabilities of the images that could be read, and the files that could not."""
+
+    refs: list[ImageRef]
+    probs: np.ndarray  # N x K
+    errors: list[tuple[ImageRef, str]]  # (image, why it could not be read)
+
+
+def predict_images(
+    predictor: Predictor, refs: Sequence[ImageRef], progress: bool = True
+) -> Predictions:
+    """Read and predict ``refs`` batch by batch (memory stays flat); unreadable files are collected."""
+    done, probs, errors = [], [], []
+    bar = tqdm(
+        total=len(refs), desc="predicting", unit="img", disable=not progress, dynamic_ncols=True
+    )
+    for start in range(0, len(refs), predictor.batch_size):
+        loaded = []
+        for ref in refs[start : start + predictor.batch_size]:
+            try:
+                loaded.append(read_image(ref))
+            except ImageReadError as e:
+                errors.append((ref, e.reason))
+                log.warning("unreadable: %s", e)
+        for prediction in predictor.predict_batch(loaded):
+            done.append(prediction.ref)
+            probs.append(prediction.probs)
+        bar.update(len(refs[start : start + predictor.batch_size]))
+    bar.close()
+    k = len(predictor.class_names)
+    return Predictions(done, np.asarray(probs, dtype=np.float64).reshape(-1, k), errors)
+
+
+def labelled_images(
+    refs: Sequence[ImageRef], class_names: Sequence[str]
+) -> tuple[list[ImageRef], dict]:
+    """The images whose label is one of the model's classes, and counts of those left out."""
+    kept = [r for r in refs if r.label in class_names]
+    unlabelled = sum(1 for r in refs if not r.label)
+    foreign: dict[str, int] = {}
+    for r in refs:
+        if r.label and r.label not in class_names:
+            foreign[r.label] = foreign.get(r.label, 0) + 1
+    if unlabelled or foreign:
+        log.warning(
+            "left out: %d unlabelled image(s); labels outside the model's classes: %s",
+            unlabelled,
+            foreign or "none",
+        )
+    return kept, {"unlabelled_images": unlabelled, "images_with_labels_outside_model": foreign}
+
+
+def manifest_patients(data: Path) -> dict[str, str]:
+    """Resolved path -> patient_id of a manifest's rows, to name the patient of a file that
+    discovery already refused (its FileError carries only the path)."""
+    if data.suffix.lower() != ".csv":
+        return {}
+    try:
+        with open(data, newline="", encoding="utf-8-sig") as f:
+            return {
+                str((data.parent / r["path"]).resolve()): r.get("patient_id") or ""
+                for r in csv.DictReader(f)
+                if r.get("path")
+            }
+    except (OSError, KeyError, UnicodeDecodeError, csv.Error):
+        return {}
+
+
+def unreadable_files(
+    data: Path, discovery_errors: Sequence[FileError], read_errors: Sequence[tuple]
+) -> list[dict]:
+    """Every file that gave no prediction: refused at discovery or failed to decode."""
+    owner = manifest_patients(Path(data))
+    out = [
+        {
+            "path": e.path,
+            "message": e.message,
+            "stage": "discovery",
+            "patient_id": owner.get(str(Path(e.path).resolve())),
+        }
+        for e in discovery_errors
+    ]
+    out += [
+        {"path": ref.key, "message": reason, "stage": "read", "patient_id": ref.patient_id}
+        for ref, reason in read_errors
+    ]
+    return out
+
+
+def patient_read_status(
+    refs: Sequence[ImageRef], predicted: Sequence[ImageRef], unreadable: Sequence[dict]
+) -> dict:
+    """Patients with some / all images unreadable (reported, never a crash)."""
+    total: dict[str, int] = {}
+    for r in refs:
+        total[r.patient_id] = total.get(r.patient_id, 0) + 1
+    for e in unreadable:
+        if e["stage"] == "discovery" and e["patient_id"]:
+            total[e["patient_id"]] = total.get(e["patient_id"], 0) + 1
+    ok: dict[str, int] = {}
+    for r in predicted:
+        ok[r.patient_id] = ok.get(r.patient_id, 0) + 1
+    return {
+        "patients_with_unreadable_images": sorted(
+            p for p, n in total.items() if 0 < ok.get(p, 0) < n
+        ),
+        "patients_without_readable_images": sorted(p for p in total if not ok.get(p)),
+    }
+
+
+def write_prediction_csvs(
+    out: Path, predictions: Predictions, class_names: Sequence[str], rule: str
+) -> None:
+    """images.csv (one row per image, or an error) and patients.csv (verdict per patient)."""
+    with open(out / "images.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(
+            [
+                "patient_id",
+                "path",
+                "frame",
+                "label",
+                "pred",
+                *(f"p_{c}" for c in class_names),
+                "error",
+            ]
+        )
+        for ref, p in zip(predictions.refs, predictions.probs, strict=True):
+            writer.writerow(
+                [
+                    ref.patient_id,
+                    str(ref.path),
+                    "" if ref.frame is None else ref.frame,
+                    ref.label,
+                    class_names[int(p.argmax())],
+                    *(f"{v:.6f}" for v in p),
+                    "",
+                ]
+            )
+        for ref, reason in predictions.errors:
+            writer.writerow(
+                [
+                    ref.patient_id,
+                    str(ref.path),
+                    "" if ref.frame is None else ref.frame,
+                    ref.label,
+                    "",
+                    *([""] * len(class_names)),
+                    reason,
+                ]
+            )
+    table = patient_table(predictions.refs, predictions.probs, class_names, rule)
+    with open(out / "patients.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["patient_id", "label", "pred", *(f"p_{c}" for c in class_names), "rule"])
+        for pid, truth, p in zip(table.patient_ids, table.truth, table.probs, strict=True):
+            writer.writerow(
+                [
+                    pid,
+                    class_names[truth],
+                    class_names[int(p.argmax())],
+                    *(f"{v:.6f}" for v in p),
+                    rule,
+                ]
+            )
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    """Predict, score and write the outputs; returns the metrics dict."""
+    bundle = load_bundle(args.model)
+    names = bundle.card.class_names
+    rule = args.rule or bundle.card.aggregation
+    study = load_study(args.data, names, args.labels)
+    refs, excluded = labelled_images(study.images, names)
+    if not refs:
+        raise StudyError(
+            f"{args.data}: no image is labelled with one of the model's classes "
+            f"({', '.join(names)}); evaluation needs labels"
+        )
+    with Predictor(bundle, device=args.device, batch_size=args.batch_size) as predictor:
+        predictions = predict_images(predictor, refs, progress=not args.no_progress)
+    if not predictions.refs:
+        raise StudyError(f"{args.data}: none of the {len(refs)} labelled images could be read")
+    metrics = score_predictions(
+        predictions.refs,
+        predictions.probs,
+        names,
+        rule=rule,
+        n_boot=args.bootstrap,
+        seed=args.seed,
+        n_bins=args.bins,
+    )
+    unreadable = unreadable_files(args.data, study.errors, predictions.errors)
+    metrics = {
+        "research_use_only": RESEARCH_USE_ONLY,
+        "command": getattr(args, "command", None) or command_line("cnsight-eval"),
+        "model": {
+            "path": str(args.model),
+            "name": bundle.card.name,
+            "architecture": bundle.card.architecture,
+            "class_names": list(names),
+            "temperature": bundle.card.temperature,
+            "weights_sha256": bundle.card.weights_sha256,
+            "preprocessing": bundle.card.preprocessing.to_dict(),
+        },
+        "data": {
+            "source": str(args.data),
+            "images": len(predictions.refs),
+            "patients": len({r.patient_id for r in predictions.refs}),
+            "excluded": excluded,
+        },
+        **metrics,
+        "errors": unreadable,
+        **patient_read_status(refs, predictions.refs, unreadable),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = json_ready(metrics)
+    (out / "metrics.json").write_text(
+        json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+    )
+    write_prediction_csvs(out, predictions, names, rule)
+    write_report(out / "report.html", metrics, predictions.refs, predictions.probs, names)
+    return metrics
+
+
+def main(args: argparse.Namespace | list[str] | None = None) -> int:
+    """Console entry point. Exit codes: 0 done, 2 bad input (message logged)."""
+    if not isinstance(args, argparse.Namespace):
+        argv = args
+        args = get_args_parser().parse_args(argv)
+        args.command = command_line("cnsight-eval", argv)
+    setup_logging()
+    try:
+        metrics = evaluate(args)
+    except CNSightError as e:
+        log.error("%s", e)
+        return 2
+    img, pat = metrics["image"], metrics["patient"]
+    log.info(
+        "images: accuracy %.4f, macro AUROC %s | patients: accuracy %.4f, macro AUROC %s -> %s",
+        img["accuracy"],
+        img["auroc_macro"],
+        pat["accuracy"] or 0,
+        pat["auroc_macro"],
+        args.out,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
