@@ -227,3 +227,23 @@ def test_class_weights_are_inverse_frequency():
     ]
     w = training.data.class_weights(refs, CLASSES)
     np.testing.assert_allclose(w.numpy(), [8 / (3 * 6), 8 / (3 * 2), 0.0])
+
+
+def test_unlabelled_folder_plus_labels_csv(tmp_path):
+    """DICOM-style input: a folder without labels, labelled by a patient_id,label CSV."""
+    manifest = write_dataset(tmp_path / "d", patients_per_class=3, images_per_patient=2)
+    with open(manifest) as f:
+        rows = list(csv.DictReader(f))
+    labels = tmp_path / "labels.csv"
+    with open(labels, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["patient_id", "label", "ga_weeks", "site"])
+        for pid in sorted({r["patient_id"] for r in rows}):
+            label = next(r["label"] for r in rows if r["patient_id"] == pid)
+            w.writerow([pid, label, 22, "X"])
+    manifest.unlink()  # the folder alone carries no labels
+    out = tmp_path / "run"
+    assert main(tiny_args(tmp_path / "d", out, "--labels", str(labels), "--epochs", "1")) == 0
+    card = json.loads((out / "bundle" / "model_card.json").read_text())
+    assert card["training_data"]["all_used"]["patients"] == 9
+    assert card["training_data"]["all_used"]["sites"] == ["X"]
