@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup system-deps run test lint bench clean
+.PHONY: setup system-deps run test lint bench package clean
 
 $(STAMP): pyproject.toml
 	bash scripts/install-system-deps.sh
@@ -34,6 +34,9 @@ lint: setup
 
 bench: setup
 	$(PY) bench/heatmap_cost.py
+
+package: setup
+	bash packaging/build.sh
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache
