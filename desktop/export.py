@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import core
+from core import prediction_csv
 from core.taxonomy import display_name
 
 from .rendering import deidentify_pixels
@@ -112,18 +113,18 @@ def write_patient_report(path: Path, data: ReportData) -> Path:
     return paint_report(Path(path), data)
 
 
-def _prob_columns(class_names) -> list[str]:
-    return [f"p_{n}" for n in class_names]
-
-
 def write_predictions_csv(path: Path, vm: StudyViewModel) -> tuple[Path, Path]:
-    """``path``: one row per predicted image; ``<stem>_patients.csv``: one row per patient."""
+    """``path``: one row per predicted image; ``<stem>_patients.csv``: one row per patient.
+
+    Columns are ``cnsight-predict``'s (``core.prediction_csv``). In de-identified mode the
+    patient and image columns carry case and image labels, never ids or file names.
+    """
     path = Path(path)
     patients_path = path.with_name(f"{path.stem}_patients{path.suffix or '.csv'}")
     names = vm.class_names
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["patient_id", "path", "frame", "pred", *_prob_columns(names)])
+        w.writerow(prediction_csv.image_header(names))
         for i, patient in enumerate(vm.patients):
             pid = vm.patient_label(i)
             for ref in patient.images:
@@ -131,25 +132,22 @@ def write_predictions_csv(path: Path, vm: StudyViewModel) -> tuple[Path, Path]:
                 if pred is None:
                     continue
                 where = vm.image_label(ref) if vm.deidentified else str(ref.path)
-                frame = "" if ref.frame is None else ref.frame
-                w.writerow(
-                    [pid, where, frame, names[pred.pred_index], *(f"{p:.6f}" for p in pred.probs)]
-                )
+                w.writerow(prediction_csv.image_row(names, pid, where, ref.frame, pred.probs))
     with open(patients_path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["patient_id", "pred", *_prob_columns(names), "n_images", "rule"])
+        w.writerow(prediction_csv.patient_header(names))
         for i, patient in enumerate(vm.patients):
             verdict = vm.verdict(patient_key(patient))
             if verdict is not None:
-                w.writerow(
-                    [
-                        vm.patient_label(i),
-                        verdict.pred,
-                        *(f"{p:.6f}" for p in verdict.probs),
-                        verdict.n_images,
-                        verdict.rule,
-                    ]
+                labels = {r.key: vm.image_label(r) for r in patient.images}
+                row = prediction_csv.patient_row(
+                    names,
+                    vm.patient_label(i),
+                    verdict,
+                    verdict.rule,
+                    image_name=lambda key, labels=labels: labels.get(key, "?"),
                 )
+                w.writerow(row)
     return path, patients_path
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from core import prediction_csv
 from core.bundle import load_bundle
 from core.errors import CNSightError, ImageReadError, StudyError
 from core.imaging import read_image
@@ -194,54 +195,28 @@ def write_prediction_csvs(
     """images.csv (one row per image, or an error) and patients.csv (verdict per patient)."""
     with open(out / "images.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(
-            [
-                "patient_id",
-                "path",
-                "frame",
-                "label",
-                "pred",
-                *(f"p_{c}" for c in class_names),
-                "error",
-            ]
-        )
+        writer.writerow(prediction_csv.image_header(class_names, with_label=True))
         for ref, p in zip(predictions.refs, predictions.probs, strict=True):
             writer.writerow(
-                [
-                    ref.patient_id,
-                    str(ref.path),
-                    "" if ref.frame is None else ref.frame,
-                    ref.label,
-                    class_names[int(p.argmax())],
-                    *(f"{v:.6f}" for v in p),
-                    "",
-                ]
+                prediction_csv.image_row(
+                    class_names, ref.patient_id, str(ref.path), ref.frame, p, label=ref.label
+                )
             )
         for ref, reason in predictions.errors:
             writer.writerow(
-                [
-                    ref.patient_id,
-                    str(ref.path),
-                    "" if ref.frame is None else ref.frame,
-                    ref.label,
-                    "",
-                    *([""] * len(class_names)),
-                    reason,
-                ]
+                prediction_csv.image_row(
+                    class_names, ref.patient_id, str(ref.path), ref.frame, None, reason, ref.label
+                )
             )
     table = patient_table(predictions.refs, predictions.probs, class_names, rule)
     with open(out / "patients.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["patient_id", "label", "pred", *(f"p_{c}" for c in class_names), "rule"])
-        for pid, truth, p in zip(table.patient_ids, table.truth, table.probs, strict=True):
+        writer.writerow(prediction_csv.patient_header(class_names, with_label=True))
+        for pid, truth, verdict in zip(table.patient_ids, table.truth, table.verdicts, strict=True):
             writer.writerow(
-                [
-                    pid,
-                    class_names[truth],
-                    class_names[int(p.argmax())],
-                    *(f"{v:.6f}" for v in p),
-                    rule,
-                ]
+                prediction_csv.patient_row(
+                    class_names, pid, verdict, rule, label=class_names[truth]
+                )
             )
 
 

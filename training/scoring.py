@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -36,6 +36,7 @@ class PatientTable:
     sites: list[str | None]
     rule: str
     excluded: list[str]  # patients with conflicting labels (no single truth)
+    verdicts: list = field(default_factory=list)  # PatientPrediction per row (rule, drivers)
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, max_iter: int = 100) -> float:
@@ -66,7 +67,7 @@ def patient_table(
     rows_of: dict[str, list[int]] = {}
     for i, ref in enumerate(refs):
         rows_of.setdefault(ref.patient_id, []).append(i)
-    ids, truth, agg, gas, sites, excluded = [], [], [], [], [], []
+    ids, truth, agg, gas, sites, excluded, verdicts = [], [], [], [], [], [], []
     for pid, rows in rows_of.items():
         patient = Patient(pid, tuple(refs[i] for i in rows))
         if patient.label is None or patient.label not in class_names:
@@ -76,6 +77,7 @@ def patient_table(
             pid, probs[rows], [refs[i].key for i in rows], class_names, rule
         )
         ids.append(pid)
+        verdicts.append(verdict)
         truth.append(list(class_names).index(patient.label))
         agg.append(verdict.probs)
         gas.append(patient.ga_weeks)
@@ -93,6 +95,7 @@ def patient_table(
         sites,
         rule,
         excluded,
+        verdicts,
     )
 
 

@@ -11,11 +11,11 @@ import argparse
 import csv
 import logging
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from .. import RESEARCH_USE_ONLY
+from .. import RESEARCH_USE_ONLY, prediction_csv
 from ..errors import BundleError, CNSightError, StudyError
 from ..records import ImageRef, LoadedImage, Patient
 from ..resources import demo_model_dir
@@ -31,24 +31,47 @@ def get_args_parser() -> argparse.ArgumentParser:
         description="Classify ultrasound images and patients with a CNSight model bundle. "
         f"{RESEARCH_USE_ONLY}.",
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="image/DICOM files, folders, DICOMDIRs or manifest CSVs (any mix)")
-    p.add_argument("--model", type=Path, default=None,
-                   help="model bundle folder (default: the bundled demo model)")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="image/DICOM files, folders, DICOMDIRs or manifest CSVs (any mix)",
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="model bundle folder (default: the bundled demo model)",
+    )
     p.add_argument("--out", type=Path, required=True, help="output folder (created if needed)")
-    p.add_argument("--heatmaps", action="store_true", help="also write one heatmap overlay PNG per image")
-    p.add_argument("--heatmap-class", default="pred",
-                   help="class whose map is drawn: 'pred' (each image's predicted class, default), "
-                   "'all', or a class name")
-    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda or cuda:N")
-    p.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
-    p.add_argument("--rule", default=None, choices=["mean_softmax", "majority_vote"],
-                   help="patient-level rule (default: the bundle's)")
+    p.add_argument(
+        "--heatmaps", action="store_true", help="also write one heatmap overlay PNG per image"
+    )
+    p.add_argument(
+        "--heatmap-class",
+        default="pred",
+        help="class whose map is drawn: 'pred' (each image's predicted class, default), "
+        "'all', or a class name",
+    )
+    p.add_argument(
+        "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda or cuda:N"
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=16, help="images per forward pass (default 16)"
+    )
+    p.add_argument(
+        "--rule",
+        default=None,
+        choices=["mean_softmax", "majority_vote"],
+        help="patient-level rule (default: the bundle's)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 
-def prefetch(refs: Sequence[ImageRef], load, depth: int = PREFETCH) -> Iterator[tuple[ImageRef, Future]]:
+def prefetch(
+    refs: Sequence[ImageRef], load, depth: int = PREFETCH
+) -> Iterator[tuple[ImageRef, Future]]:
     """Yield (ref, future) in order, decoding at most ``depth`` images ahead on two threads."""
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cnsight-load") as pool:
         pending: list[tuple[ImageRef, Future]] = []
@@ -61,24 +84,29 @@ def prefetch(refs: Sequence[ImageRef], load, depth: int = PREFETCH) -> Iterator[
 
 
 class CsvWriters:
-    """The two CSV files, with the contract's columns."""
+    """images.csv and patients.csv, columns from ``core.prediction_csv`` (the contract)."""
 
     def __init__(self, out: Path, class_names: Sequence[str]):
         self.class_names = tuple(class_names)
-        prob_cols = [f"p_{c}" for c in class_names]
         # Opened for the whole run and closed by __exit__: rows are written as images finish.
         self._files = [
             open(out / n, "w", newline="", encoding="utf-8")  # noqa: SIM115
             for n in ("images.csv", "patients.csv")
         ]
         self.images = csv.writer(self._files[0])
-        self.images.writerow(["patient_id", "path", "frame", "pred", *prob_cols, "error"])
+        self.images.writerow(prediction_csv.image_header(class_names))
         self.patients = csv.writer(self._files[1])
-        self.patients.writerow(["patient_id", "pred", *prob_cols, "n_images", "rule", "top_images"])
+        self.patients.writerow(prediction_csv.patient_header(class_names))
 
-    def image_row(self, patient_id: str, path: str, frame, pred: str, probs: Iterable[float] | None, error=""):
-        cells = [f"{p:.6f}" for p in probs] if probs is not None else [""] * len(self.class_names)
-        self.images.writerow([patient_id, path, "" if frame is None else frame, pred, *cells, error])
+    def image_row(self, patient_id: str, path: str, frame, probs: Sequence[float] | None, error=""):
+        self.images.writerow(
+            prediction_csv.image_row(self.class_names, patient_id, path, frame, probs, error)
+        )
+
+    def patient_row(self, patient_id: str, verdict, rule: str):
+        self.patients.writerow(
+            prediction_csv.patient_row(self.class_names, patient_id, verdict, rule)
+        )
 
     def __enter__(self) -> CsvWriters:
         return self
@@ -92,7 +120,9 @@ def _heatmap_classes(arg: str, class_names: Sequence[str]) -> str | list[int]:
     if arg in ("pred", "all"):
         return arg
     if arg not in class_names:
-        raise ValueError(f"--heatmap-class {arg!r}: not a class of this model ({', '.join(class_names)})")
+        raise ValueError(
+            f"--heatmap-class {arg!r}: not a class of this model ({', '.join(class_names)})"
+        )
     return [list(class_names).index(arg)]
 
 
@@ -118,13 +148,21 @@ def run(args: argparse.Namespace) -> int:
     heatmap_classes = _heatmap_classes(args.heatmap_class, class_names)
     study = discover([Path(p) for p in args.inputs], class_names=class_names)
     args.out.mkdir(parents=True, exist_ok=True)
-    with CsvWriters(args.out, class_names) as writers, \
-            Predictor(bundle, device=args.device, batch_size=args.batch_size) as predictor:
+    with (
+        CsvWriters(args.out, class_names) as writers,
+        Predictor(bundle, device=args.device, batch_size=args.batch_size) as predictor,
+    ):
         for err in study.errors:
-            writers.image_row("", err.path, None, "", None, err.message)
-        log.info("model %s (%s) on %s; %d patients, %d images, %d unreadable files",
-                 bundle.card.name, bundle.card.weights_sha256[:12], predictor.device,
-                 len(study.patients), len(study.images), len(study.errors))
+            writers.image_row("", err.path, None, None, err.message)
+        log.info(
+            "model %s (%s) on %s; %d patients, %d images, %d unreadable files",
+            bundle.card.name,
+            bundle.card.weights_sha256[:12],
+            predictor.device,
+            len(study.patients),
+            len(study.images),
+            len(study.errors),
+        )
         job = _PredictJob(predictor, writers, args, heatmap_classes, total=len(study.images))
         n_ok = sum(job.patient(p) for p in study.patients)
         job.close()
@@ -160,41 +198,48 @@ class _PredictJob:
                 self._error(patient, ref, str(e))
                 continue
             if not image.in_scope:
-                self._error(patient, ref, f"out of scope, not classified: {image.warning or image.modality}")
+                self._error(
+                    patient, ref, f"out of scope, not classified: {image.warning or image.modality}"
+                )
                 continue
             loaded.append(image)
             if len(loaded) >= self.predictor.batch_size:
                 self._predict(patient, loaded, probs, keys)
         self._predict(patient, loaded, probs, keys)
         names = self.writers.class_names
-        if not probs:
-            self.writers.patients.writerow([patient.patient_id, "", *[""] * len(names), 0, self.rule, ""])
-            return 0
-        verdict = aggregate_patient(patient.patient_id, probs, keys, names, self.rule)
-        top = ";".join(f"{Path(k).name}={p:.3f}" for k, p in verdict.drivers)
-        cells = [f"{p:.6f}" for p in verdict.probs]
-        self.writers.patients.writerow([patient.patient_id, verdict.pred, *cells, len(probs), self.rule, top])
+        verdict = (
+            aggregate_patient(patient.patient_id, probs, keys, names, self.rule) if probs else None
+        )
+        self.writers.patient_row(patient.patient_id, verdict, self.rule)
         return len(probs)
 
-    def _predict(self, patient: Patient, loaded: list[LoadedImage], probs: list, keys: list) -> None:
+    def _predict(
+        self, patient: Patient, loaded: list[LoadedImage], probs: list, keys: list
+    ) -> None:
         """Predict the loaded images (then clear them), appending to ``probs``/``keys``."""
         if not loaded:
             return
         names = self.writers.class_names
         for image, pred in zip(loaded, self.predictor.predict_batch(loaded), strict=True):
             ref = image.ref
-            self.writers.image_row(patient.patient_id, str(ref.path), ref.frame, names[pred.pred_index], pred.probs)
+            self.writers.image_row(patient.patient_id, str(ref.path), ref.frame, pred.probs)
             probs.append(pred.probs)
             keys.append(ref.key)
             if self.args.heatmaps:
-                write_overlay(self.args.out / "heatmaps", patient.patient_id, image, pred, names,
-                              self.heatmap_classes)
+                write_overlay(
+                    self.args.out / "heatmaps",
+                    patient.patient_id,
+                    image,
+                    pred,
+                    names,
+                    self.heatmap_classes,
+                )
         self.bar.update(len(loaded))
         loaded.clear()
 
     def _error(self, patient: Patient, ref: ImageRef, message: str) -> None:
         log.warning("%s", message)
-        self.writers.image_row(patient.patient_id, str(ref.path), ref.frame, "", None, message)
+        self.writers.image_row(patient.patient_id, str(ref.path), ref.frame, None, message)
         self.n_errors += 1
         self.bar.update(1)
 

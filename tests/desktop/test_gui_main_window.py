@@ -190,6 +190,7 @@ def test_exports_report_pdf_and_predictions_csv(
     assert not any(str(phantom_study) in r["path"] for r in rows)
     assert [p["patient_id"] for p in patients] == ["Case 1", "Case 2"]
     assert {p["rule"] for p in patients} == {"mean_softmax"}
+    assert patients[0]["top_images"] and not any(".dcm" in p["top_images"] for p in patients)
     assert abs(sum(float(patients[0][f"p_{c}"]) for c in win.vm.class_names) - 1) < 1e-4
 
 
