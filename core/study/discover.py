@@ -88,8 +88,9 @@ def discover(
     patients = build_patients(found.entries)
     if not patients:
         raise StudyError(f"no images found in {source}: {_why_empty(found)}")
+    shown = source if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more input(s)"
     log.info(
         "%s: %d patient(s), %d image(s), %d unusable file(s)",
-        source, len(patients), sum(len(p.images) for p in patients), len(found.errors),
+        shown, len(patients), sum(len(p.images) for p in patients), len(found.errors),
     )  # fmt: skip
     return Study(source=source, patients=patients, errors=tuple(found.errors))
