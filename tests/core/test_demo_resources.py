@@ -1,0 +1,32 @@
+"""The shipped demo model and demo study: what `make run` and `cnsight-predict` use by default."""
+
+import csv
+
+from core.bundle import load_bundle
+from core.cli.predict import main as predict_main
+from core.resources import demo_model_dir, demo_study_dir
+from core.taxonomy import DEFAULT_CLASS_NAMES
+
+
+def test_demo_bundle_loads_strictly_with_the_default_taxonomy():
+    bundle = load_bundle(demo_model_dir())  # checks the sha256 of the shipped weights
+    assert bundle.card.class_names == DEFAULT_CLASS_NAMES
+    assert bundle.card.weights_dtype == "float16" and bundle.card.architecture == "resnet34"
+    assert bundle.card.training_data and bundle.card.validation_metrics
+
+
+def test_default_model_predicts_the_demo_study(tmp_path):
+    """No --model: the demo model. 4 of the 5 demo patients are right (resources/README.md: the
+    rachischisis phantom of this study reads normal); a regression below that fails."""
+    out = tmp_path / "pred"
+    assert (
+        predict_main([str(demo_study_dir() / "manifest.csv"), "--out", str(out), "--no-progress"])
+        == 0
+    )
+    with open(demo_study_dir() / "manifest.csv", newline="") as f:
+        truth = {r["patient_id"]: r["label"] for r in csv.DictReader(f)}
+    with open(out / "patients.csv", newline="") as f:
+        verdicts = {r["patient_id"]: r["pred"] for r in csv.DictReader(f)}
+    assert set(verdicts) == set(truth) and len(truth) == 5
+    correct = sum(verdicts[p] == truth[p] for p in truth)
+    assert correct >= 4, f"demo study verdicts {verdicts} vs truth {truth}"
