@@ -20,6 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
+from .aggregation import RULES
 from .errors import BundleError
 from .model import HEATMAP_LAYER, build_model
 from .preprocess import PreprocessSpec
@@ -28,7 +29,7 @@ from .taxonomy import Taxonomy
 SCHEMA_VERSION = 1
 CARD_NAME = "model_card.json"
 WEIGHTS_NAME = "model.safetensors"
-AGGREGATION_RULES = ("mean_softmax", "majority_vote")
+AGGREGATION_RULES = tuple(RULES)  # one list: core.aggregation
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,9 @@ class ModelCard:
             raise BundleError(
                 f"{source}: unknown schema_version {version!r} (this CNSight reads version {SCHEMA_VERSION})"
             )
-        missing = [k for k in ("name", "architecture", "class_names", "weights_sha256") if not d.get(k)]
+        missing = [
+            k for k in ("name", "architecture", "class_names", "weights_sha256") if not d.get(k)
+        ]
         if missing:
             raise BundleError(f"{source}: required field(s) missing: {', '.join(missing)}")
         try:
@@ -98,12 +101,20 @@ class ModelCard:
         if d.get("aggregation", "mean_softmax") not in AGGREGATION_RULES:
             raise BundleError(f"{source}: unknown aggregation rule {d.get('aggregation')!r}")
         return cls(
-            name=d["name"], architecture=d["architecture"], taxonomy=taxonomy, preprocessing=spec,
-            aggregation=d.get("aggregation", "mean_softmax"), temperature=temperature,
+            name=d["name"],
+            architecture=d["architecture"],
+            taxonomy=taxonomy,
+            preprocessing=spec,
+            aggregation=d.get("aggregation", "mean_softmax"),
+            temperature=temperature,
             heatmap_layer=d.get("heatmap_layer", HEATMAP_LAYER),
-            training_data=d.get("training_data", {}), validation_metrics=d.get("validation_metrics", {}),
-            training=d.get("training", {}), created=d.get("created", ""), software=d.get("software", {}),
-            weights_sha256=d["weights_sha256"], weights_dtype=d.get("weights_dtype", "float32"),
+            training_data=d.get("training_data", {}),
+            validation_metrics=d.get("validation_metrics", {}),
+            training=d.get("training", {}),
+            created=d.get("created", ""),
+            software=d.get("software", {}),
+            weights_sha256=d["weights_sha256"],
+            weights_dtype=d.get("weights_dtype", "float32"),
             description=d.get("description", ""),
         )
 
@@ -124,8 +135,12 @@ class ModelBundle:
 def software_versions() -> dict[str, str]:
     import torchvision
 
-    return {"cnsight": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "python": platform.python_version()}
+    return {
+        "cnsight": __version__,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def sha256_file(path: Path) -> str:
@@ -136,7 +151,9 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def save_bundle(model: torch.nn.Module, card: ModelCard, out_dir: Path, half: bool = False) -> ModelCard:
+def save_bundle(
+    model: torch.nn.Module, card: ModelCard, out_dir: Path, half: bool = False
+) -> ModelCard:
     """Write weights + card to ``out_dir``; returns the card as written (hash, dates filled in)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -152,7 +169,9 @@ def save_bundle(model: torch.nn.Module, card: ModelCard, out_dir: Path, half: bo
         "software": card.software or software_versions(),
     }
     written = ModelCard(**fields)
-    (out_dir / CARD_NAME).write_text(json.dumps(written.to_json(), indent=2) + "\n", encoding="utf-8")
+    (out_dir / CARD_NAME).write_text(
+        json.dumps(written.to_json(), indent=2) + "\n", encoding="utf-8"
+    )
     return written
 
 
@@ -160,7 +179,9 @@ def read_card(bundle_dir: Path) -> ModelCard:
     """Read and validate the model card alone (no weights): cheap, for dialogs and listings."""
     bundle_dir = Path(bundle_dir)
     if not bundle_dir.is_dir():
-        raise BundleError(f"{bundle_dir}: not a model bundle folder (expected {CARD_NAME} and {WEIGHTS_NAME})")
+        raise BundleError(
+            f"{bundle_dir}: not a model bundle folder (expected {CARD_NAME} and {WEIGHTS_NAME})"
+        )
     card_path = bundle_dir / CARD_NAME
     if not card_path.is_file():
         raise BundleError(f"{bundle_dir}: no {CARD_NAME}; a bundle needs its model card")

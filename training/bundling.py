@@ -19,7 +19,13 @@ from training.data import ImageDataset, augment_params, data_summary
 from training.distributed import DistContext, barrier
 from training.engine import collect_logits, make_loader
 from training.run_files import RunPaths, args_to_dict
-from training.scoring import fit_temperature, image_truth, quick_scores
+from training.scoring import (
+    AUTO_RULE,
+    choose_rule,
+    fit_temperature,
+    image_truth,
+    quick_scores,
+)
 from training.splits import Split
 
 log = logging.getLogger(__name__)
@@ -37,12 +43,24 @@ def _summary(m: dict) -> dict:
 def validation_report(
     refs: Sequence[ImageRef], logits: torch.Tensor, taxonomy: Taxonomy, rule: str
 ) -> tuple[float, dict]:
-    """Fit the temperature on validation logits; metrics of the calibrated validation predictions."""
+    """Fit the temperature on validation logits; metrics of the calibrated validation predictions.
+
+    With ``rule == "auto"`` the patient rule is chosen here, on the same calibrated validation
+    predictions; ``report["patient"]["rule"]`` names the rule the bundle will carry."""
     names = taxonomy.class_names
     labels = torch.from_numpy(image_truth(refs, names))
     temperature = fit_temperature(logits, labels)
     raw = torch.softmax(logits.double(), 1).numpy()
     calibrated = torch.softmax(logits.double() / temperature, 1).numpy()
+    rule_choice = None
+    if rule == AUTO_RULE:
+        rule, candidates = choose_rule(refs, calibrated, names)
+        rule_choice = {
+            "chosen": rule,
+            "by": "validation patients: accuracy, then NLL, then mean_softmax",
+            "candidates": candidates,
+        }
+        log.info("patient rule chosen on validation: %s (%s)", rule, candidates)
     scores = quick_scores(refs, calibrated, names, rule)
     y = labels.numpy()
     report = {
@@ -54,6 +72,8 @@ def validation_report(
         "nll_before_temperature": calibration(y, raw)["nll"],
         "nll_after_temperature": calibration(y, calibrated)["nll"],
     }
+    if rule_choice:
+        report["patient_rule_selection"] = rule_choice
     log.info(
         "temperature %.3f (validation NLL %.4f -> %.4f, ECE %.4f -> %.4f)",
         temperature,
@@ -111,7 +131,7 @@ def write_run_bundle(
         architecture=args.arch,
         taxonomy=taxonomy,
         preprocessing=PreprocessSpec(resize=args.resize, crop=args.crop),
-        aggregation=args.aggregation,
+        aggregation=val_report["patient"]["rule"],
         temperature=float(np.round(temperature, 6)),
         training_data=training_data,
         validation_metrics=val_report,
@@ -129,13 +149,28 @@ def write_run_bundle(
 
 
 def finish(
-    model, best_weights, state, taxonomy, study, train_refs, val_refs, split, args, run, ctx
+    model,
+    best_weights,
+    state,
+    taxonomy,
+    study,
+    train_refs,
+    val_refs,
+    split,
+    args,
+    run,
+    ctx,
+    device: torch.device | None = None,
 ) -> Path:
-    """Rank 0: best weights -> temperature on validation -> validation metrics -> bundle."""
+    """Rank 0: best weights -> temperature on validation -> validation metrics -> bundle.
+
+    The calibration logits come from the training device in fp32 (no AMP), as the app and
+    cnsight-eval compute them; the bundle is written from a CPU copy."""
     if ctx.is_main:
+        device = device or torch.device("cpu")
         if best_weights is not None:
             model.load_state_dict(best_weights)
-        model = model.to("cpu").to(memory_format=torch.contiguous_format).float()
+        model = model.to(device).to(memory_format=torch.contiguous_format).float()
         spec = PreprocessSpec(resize=args.resize, crop=args.crop)
         loader = make_loader(
             ImageDataset(val_refs, taxonomy.class_names, spec),
@@ -148,7 +183,7 @@ def finish(
         by_index = collect_logits(
             model,
             loader,
-            torch.device("cpu"),
+            device,
             DistContext(),
             False,
             False,
@@ -163,7 +198,7 @@ def finish(
             args.aggregation,
         )
         write_run_bundle(
-            model,
+            model.to("cpu"),
             taxonomy,
             train_refs,
             val_refs,

@@ -7,13 +7,14 @@ import math
 from contextlib import nullcontext
 from dataclasses import dataclass
 
+import cv2
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from training.data import ImageDataset, collate_readable
 from training.distributed import DistContext, all_gather_objects, all_reduce_sum
-from training.scoring import image_truth, quick_scores
+from training.scoring import epoch_rule, image_truth, quick_scores
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,14 @@ def make_loader(
         drop_last=drop_last,
         pin_memory=pin_memory,
         persistent_workers=False,
+        worker_init_fn=_one_thread_per_worker if workers else None,
     )
+
+
+def _one_thread_per_worker(_worker_id: int) -> None:
+    """PyTorch gives each worker one intra-op thread; OpenCV would still start one thread per
+    core in every worker (16 workers x 16 threads on a GPU node), which slows loading down."""
+    cv2.setNumThreads(1)
 
 
 def set_epoch(loader: DataLoader, epoch: int) -> None:
@@ -189,7 +197,7 @@ def validate(model, r: Recipe, refs, taxonomy, args, ctx: DistContext, device) -
     labels = torch.from_numpy(image_truth(seen, taxonomy.class_names))
     loss = float(r.criterion(logits.to(device), labels.to(device)))
     probs = torch.softmax(logits.double(), 1).numpy()
-    scores = quick_scores(seen, probs, taxonomy.class_names, args.aggregation)
+    scores = quick_scores(seen, probs, taxonomy.class_names, epoch_rule(args.aggregation))
     return {
         "val_loss": loss,
         "val_accuracy": scores["image"]["accuracy"],

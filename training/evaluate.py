@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from core import prediction_csv
+from core.aggregation import RULES
 from core.bundle import load_bundle
 from core.errors import CNSightError, ImageReadError, StudyError
 from core.imaging import read_image
@@ -63,7 +64,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "--rule",
         default=None,
-        choices=["mean_softmax", "majority_vote"],
+        choices=list(RULES),
         help="patient-level rule (default: the bundle's)",
     )
     p.add_argument(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from core.aggregation import aggregate_patient
+from core.aggregation import RULES, aggregate_patient
 from core.metrics import (
     calibration,
     classification_metrics,
@@ -74,7 +74,12 @@ def patient_table(
             excluded.append(pid)
             continue
         verdict = aggregate_patient(
-            pid, probs[rows], [refs[i].key for i in rows], class_names, rule
+            pid,
+            probs[rows],
+            [refs[i].key for i in rows],
+            class_names,
+            rule,
+            views=[str(refs[i].path) for i in rows],
         )
         ids.append(pid)
         verdicts.append(verdict)
@@ -162,3 +167,38 @@ def quick_scores(
     table = patient_table(refs, probs, class_names, rule)
     patient = classification_metrics(table.truth, table.probs, class_names)
     return {"image": image, "patient": patient}
+
+
+AUTO_RULE = "auto"
+
+
+def epoch_rule(rule: str) -> str:
+    """The rule for per-epoch validation scores: ``auto`` is only decided at the end of a run."""
+    return "mean_softmax" if rule == AUTO_RULE else rule
+
+
+def choose_rule(
+    refs: Sequence[ImageRef], probs: np.ndarray, class_names: Sequence[str]
+) -> tuple[str, dict]:
+    """Pick the patient rule on VALIDATION predictions (calibrated): highest patient accuracy,
+    then lowest patient NLL, then the published default (mean_softmax) - in that order.
+    Vote fractions (majority_vote) are not probabilities, so their NLL breaks no tie.
+
+    Returns the rule and, per rule, the numbers it was chosen on (written to the model card).
+    """
+    candidates = {}
+    for rule in RULES:
+        table = patient_table(refs, probs, class_names, rule)
+        acc = float(np.mean(table.probs.argmax(1) == table.truth)) if len(table.truth) else 0.0
+        nll = calibration(table.truth, table.probs)["nll"] if len(table.truth) else float("inf")
+        candidates[rule] = {"patient_accuracy": acc, "patient_nll": float(nll)}
+    order = list(RULES)  # RULES starts with the default, so it wins exact ties
+    best = min(
+        order,
+        key=lambda r: (
+            -candidates[r]["patient_accuracy"],
+            round(candidates[r]["patient_nll"], 9) if r != "majority_vote" else float("inf"),
+            order.index(r),
+        ),
+    )
+    return best, candidates

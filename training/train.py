@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from core.aggregation import RULES
 from core.errors import CNSightError
 from core.model import ARCHITECTURES, pick_device
 from core.taxonomy import DEFAULT_CLASS_NAMES, Taxonomy
@@ -26,6 +27,7 @@ from training.bundling import finish
 from training.data import class_weights, load_study, select_images
 from training.distributed import (
     DistContext,
+    all_reduce_sum,
     cleanup,
     init_distributed,
     process_device,
@@ -41,6 +43,7 @@ from training.run_files import (
     setup_logging,
     split_and_record,
 )
+from training.scoring import AUTO_RULE
 
 log = logging.getLogger("cnsight.train")
 
@@ -100,7 +103,11 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--crop", type=int, default=224, help="model input size (centre crop at evaluation)"
     )
     g.add_argument(
-        "--aggregation", default="mean_softmax", choices=["mean_softmax", "majority_vote"]
+        "--aggregation",
+        default="mean_softmax",
+        choices=[*RULES, AUTO_RULE],
+        help="patient rule stored in the bundle; auto: chosen on the validation patients "
+        "(patient accuracy, then NLL, then mean_softmax)",
     )
     g = p.add_argument_group("recipe (defaults = the published study's)")
     g.add_argument("--epochs", type=int, default=20)
@@ -153,6 +160,14 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     )
     g.add_argument("--seed", type=int, default=0)
     g.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="stop after the last epoch that is expected to end within MINUTES of training "
+        "(for scheduler time limits); the best epoch so far is bundled as usual",
+    )
+    g.add_argument(
         "--resume", type=Path, default=None, help="checkpoint file or run folder to continue"
     )
     g.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=True)
@@ -193,6 +208,7 @@ def fit(model, weights, train_refs, val_refs, taxonomy, split, args, run, ctx, d
         state, best_weights = resume(args, model, r, split, taxonomy, run)
     state["world_size"] = ctx.world_size
     epoch_log = EpochLog(run, ctx, args.tensorboard)
+    fit_started, first_epoch = time.perf_counter(), state["epoch"]
     for epoch in range(state["epoch"], args.epochs):
         started = time.perf_counter()
         set_epoch(r.train_loader, epoch)
@@ -208,6 +224,10 @@ def fit(model, weights, train_refs, val_refs, taxonomy, split, args, run, ctx, d
             new_best = best_weights if is_best else None
             save_epoch(run, model, r, state, new_best, split, taxonomy, args)
         epoch_log.write(state["history"])
+        if out_of_time(fit_started, epoch + 1 - first_epoch, args, ctx, device):
+            state["stopped_early"] = f"time limit of {args.time_limit:g} min"
+            log.info("stopping: another epoch would not end within --time-limit")
+            break
         if state["stopped_early"]:
             log.info(
                 "early stopping: %s did not improve for %d epochs",
@@ -217,6 +237,17 @@ def fit(model, weights, train_refs, val_refs, taxonomy, split, args, run, ctx, d
             break
     epoch_log.close()
     return state, best_weights
+
+
+def out_of_time(started: float, epochs_done: int, args, ctx: DistContext, device) -> bool:
+    """Whether one more epoch (at the mean pace so far) would end past ``--time-limit``.
+    Any rank out of time stops all ranks, so every process leaves the loop together."""
+    if not args.time_limit or epochs_done < 1:
+        return False
+    elapsed = time.perf_counter() - started
+    late = elapsed + elapsed / epochs_done > args.time_limit * 60.0
+    flag = torch.tensor([1.0 if late else 0.0], device=device)
+    return bool(all_reduce_sum(flag, ctx).item() > 0)
 
 
 def record_epoch(state: dict, stats, val: dict, is_best: bool, seconds: float, args) -> None:
@@ -279,7 +310,18 @@ def train_run(args, taxonomy: Taxonomy, run, ctx: DistContext, device: torch.dev
         model, weights, train_refs, val_refs, taxonomy, split, args, run, ctx, device
     )
     return finish(
-        model, best_weights, state, taxonomy, study, train_refs, val_refs, split, args, run, ctx
+        model,
+        best_weights,
+        state,
+        taxonomy,
+        study,
+        train_refs,
+        val_refs,
+        split,
+        args,
+        run,
+        ctx,
+        device,
     )
 
 

@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from .. import RESEARCH_USE_ONLY, prediction_csv
+from ..aggregation import RULES
 from ..errors import BundleError, CNSightError, StudyError
 from ..records import ImageRef, LoadedImage, Patient
 from ..resources import demo_model_dir
@@ -62,7 +63,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rule",
         default=None,
-        choices=["mean_softmax", "majority_vote"],
+        choices=list(RULES),
         help="patient-level rule (default: the bundle's)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -190,7 +191,7 @@ class _PredictJob:
 
         loaded: list[LoadedImage] = []
         probs: list = []
-        keys: list[str] = []
+        refs: list[ImageRef] = []
         for ref, future in prefetch(patient.images, read_image):
             try:
                 image = future.result()
@@ -204,19 +205,28 @@ class _PredictJob:
                 continue
             loaded.append(image)
             if len(loaded) >= self.predictor.batch_size:
-                self._predict(patient, loaded, probs, keys)
-        self._predict(patient, loaded, probs, keys)
+                self._predict(patient, loaded, probs, refs)
+        self._predict(patient, loaded, probs, refs)
         names = self.writers.class_names
         verdict = (
-            aggregate_patient(patient.patient_id, probs, keys, names, self.rule) if probs else None
+            aggregate_patient(
+                patient.patient_id,
+                probs,
+                [r.key for r in refs],
+                names,
+                self.rule,
+                views=[str(r.path) for r in refs],
+            )
+            if probs
+            else None
         )
         self.writers.patient_row(patient.patient_id, verdict, self.rule)
         return len(probs)
 
     def _predict(
-        self, patient: Patient, loaded: list[LoadedImage], probs: list, keys: list
+        self, patient: Patient, loaded: list[LoadedImage], probs: list, refs: list
     ) -> None:
-        """Predict the loaded images (then clear them), appending to ``probs``/``keys``."""
+        """Predict the loaded images (then clear them), appending to ``probs``/``refs``."""
         if not loaded:
             return
         names = self.writers.class_names
@@ -224,7 +234,7 @@ class _PredictJob:
             ref = image.ref
             self.writers.image_row(patient.patient_id, str(ref.path), ref.frame, pred.probs)
             probs.append(pred.probs)
-            keys.append(ref.key)
+            refs.append(ref)
             if self.args.heatmaps:
                 write_overlay(
                     self.args.out / "heatmaps",

@@ -171,6 +171,7 @@ class StudyViewModel(QObject):
                 [p.ref.key for p in predictions],
                 self.class_names,
                 rule=self.aggregation_rule,
+                views=[str(p.ref.path) for p in predictions],
             )
         self.set_status(key, PatientStatus.DONE if predictions else PatientStatus.FAILED)
         self.predictions_changed.emit(key)

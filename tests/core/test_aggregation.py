@@ -34,3 +34,49 @@ def test_bad_inputs():
         aggregate_patient("p", np.ones((0, 3)), [], NAMES)
     with pytest.raises(ValueError, match="one image key"):
         aggregate_patient("p", np.ones((2, 3)) / 3, ["a"], NAMES)
+
+
+def test_geometric_mean_lets_one_image_that_rules_out_normal_win():
+    # A typical encephalocele study: two views where the sac cannot be seen (mildly normal)
+    # and one where it is (normal nearly ruled out). The arithmetic mean is outvoted;
+    # the geometric mean is not. Hand-computed: log-means
+    # arithmetic: normal 1.41/3 = 0.47 > enceph. 1.38/3 = 0.46; geometric (unnormalised):
+    # normal (.7 * .7 * .01)^(1/3) = 0.170 < enceph. (.2 * .2 * .98)^(1/3) = 0.340.
+    probs = np.array([[0.7, 0.1, 0.2], [0.7, 0.1, 0.2], [0.01, 0.01, 0.98]])
+    keys = ["tt1", "tt2", "tv"]
+    assert aggregate_patient("p", probs, keys, NAMES, "mean_softmax").pred == "normal"
+    geo = aggregate_patient("p", probs, keys, NAMES, "geometric_mean")
+    assert geo.pred == "encephalocele"
+    g = np.exp(np.log(probs).mean(axis=0))
+    np.testing.assert_allclose(geo.probs, g / g.sum())
+    np.testing.assert_allclose(geo.probs.sum(), 1.0)
+    assert geo.drivers[0] == ("tv", 0.98)
+    assert "geometric" in geo.rule_text
+
+
+def test_geometric_mean_of_one_image_is_that_image_and_zeros_do_not_veto_forever():
+    one = np.array([[0.2, 0.3, 0.5]])
+    np.testing.assert_allclose(
+        aggregate_patient("p", one, ["a"], NAMES, "geometric_mean").probs, one[0]
+    )
+    # An exact 0 (fp16 underflow) is floored: five confident images still beat it.
+    probs = np.array([[0.0, 0.0, 1.0]] + [[0.99, 0.0, 0.01]] * 5)
+    geo = aggregate_patient("p", probs, list("abcdef"), NAMES, "geometric_mean")
+    assert np.isfinite(geo.probs).all() and geo.pred == "normal"
+
+
+@pytest.mark.parametrize("rule", ["mean_softmax", "geometric_mean", "majority_vote"])
+def test_a_cine_counts_as_one_view(rule):
+    # One still shows the defect; a normal-looking cine of 6 frames must not outvote it 6:1.
+    # Pooled per view: [0.1, 0, 0.9] (still) and [0.6, 0, 0.4] (cine) -> encephalocele under
+    # every rule; per frame the cine's 6 rows would win (mean normal = 0.53; 6 votes to 1).
+    probs = np.array([[0.1, 0.0, 0.9]] + [[0.6, 0.0, 0.4]] * 6)
+    keys = ["still.dcm"] + [f"cine.dcm#{i}" for i in range(6)]
+    views = ["still.dcm"] + ["cine.dcm"] * 6
+    per_frame = aggregate_patient("p", probs, keys, NAMES, rule)
+    assert per_frame.pred == "normal"
+    per_view = aggregate_patient("p", probs, keys, NAMES, rule, views=views)
+    assert per_view.pred == "encephalocele"
+    assert per_view.n_images == 7 and per_view.drivers[0] == ("still.dcm", 0.9)
+    with pytest.raises(ValueError, match="one view per row"):
+        aggregate_patient("p", probs, keys, NAMES, rule, views=views[:3])

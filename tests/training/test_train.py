@@ -247,3 +247,27 @@ def test_unlabelled_folder_plus_labels_csv(tmp_path):
     card = json.loads((out / "bundle" / "model_card.json").read_text())
     assert card["training_data"]["all_used"]["patients"] == 9
     assert card["training_data"]["all_used"]["sites"] == ["X"]
+
+
+def test_time_limit_stops_after_the_epoch_that_would_overrun(tiny_manifest, tmp_path):
+    # A limit of ~0 minutes: the first epoch always runs (there is no pace to judge by yet),
+    # then training stops, and the best epoch so far is still bundled.
+    out = tmp_path / "run"
+    assert main(tiny_args(tiny_manifest, out, "--epochs", "5", "--time-limit", "0.0001")) == 0
+    card = json.loads((out / "bundle" / "model_card.json").read_text())
+    assert card["training"]["epochs_run"] == 1
+    assert card["training"]["stopped_early"] == "time limit of 0.0001 min"
+    assert load_bundle(out / "bundle").card.architecture == "resnet18"
+
+
+def test_aggregation_auto_chooses_the_rule_on_validation_and_records_it(tiny_manifest, tmp_path):
+    out = tmp_path / "run"
+    assert main(tiny_args(tiny_manifest, out, "--epochs", "1", "--aggregation", "auto")) == 0
+    card = json.loads((out / "bundle" / "model_card.json").read_text())
+    selection = card["validation_metrics"]["patient_rule_selection"]
+    assert set(selection["candidates"]) == {"mean_softmax", "majority_vote", "geometric_mean"}
+    assert (
+        card["aggregation"] == selection["chosen"] == card["validation_metrics"]["patient"]["rule"]
+    )
+    best = max(c["patient_accuracy"] for c in selection["candidates"].values())
+    assert selection["candidates"][card["aggregation"]]["patient_accuracy"] == best
