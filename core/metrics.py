@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.stats import binomtest
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
 GA_BINS = ("<20", "20-27", ">=28")
@@ -256,6 +257,24 @@ def evaluate_level(
             y_true, probs, patient_ids, class_names, n_boot=n_boot, seed=seed
         )
     return metrics
+
+
+def exact_accuracy_ci(n_correct: int, n: int, level: float = 0.95) -> dict | None:
+    """Clopper-Pearson interval for a proportion of independent trials (patients), from scipy.
+
+    Why besides the bootstrap: when every patient is right (or wrong) every bootstrap replicate
+    is too, and the percentile interval collapses to [1, 1]; the exact interval stays honest
+    (200 of 200 right: 0.982-1.000). Only valid where trials are independent - patients, not
+    the images of one patient."""
+    if n <= 0:
+        return None
+    ci = binomtest(int(n_correct), int(n)).proportion_ci(confidence_level=level, method="exact")
+    return {
+        "low": float(ci.low),
+        "high": float(ci.high),
+        "method": "Clopper-Pearson",
+        "level": level,
+    }
 
 
 def json_ready(obj):

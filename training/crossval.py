@@ -31,7 +31,7 @@ from training.data import load_study
 from training.evaluate import RESEARCH_USE_ONLY, Predictions, predict_images, write_prediction_csvs
 from training.report import write_report
 from training.run_files import command_line, setup_logging
-from training.scoring import quick_scores, score_predictions
+from training.scoring import AUTO_RULE, quick_scores, score_predictions
 from training.splits import patient_rows
 
 log = logging.getLogger("cnsight.crossval")
@@ -54,6 +54,12 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def fold_plan(args: argparse.Namespace) -> list[dict]:
     """The per-fold overrides of the training arguments."""
+    if args.aggregation == AUTO_RULE:
+        # Each fold would choose its own rule, but the pooled out-of-fold metrics need one.
+        raise StudyError(
+            "cross-validation pools every fold under one patient rule: pass a fixed "
+            "--aggregation (mean_softmax, majority_vote or geometric_mean), not auto"
+        )
     if args.split == "kfold":
         return [{"fold": i, "out": Path(args.out) / f"fold{i}"} for i in range(args.folds)]
     if args.split == "site":

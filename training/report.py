@@ -120,6 +120,18 @@ def summary_table(metrics: dict) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
+def _exact_note(patient: dict) -> str:
+    exact = patient.get("accuracy_exact_ci95")
+    if not exact:
+        return ""
+    right = round(patient["accuracy"] * patient["n"])
+    return (
+        f" Patient accuracy {right}/{patient['n']}, exact 95% CI (Clopper-Pearson) "
+        f"{_fmt(exact['low'])}-{_fmt(exact['high'])} (unlike the bootstrap, it does not "
+        "collapse to a point when every patient is right)."
+    )
+
+
 def per_class_table(m: dict) -> str:
     stats = ("sensitivity", "specificity", "ppv", "npv", "auroc")
     head = "<tr><th>class</th><th>support</th>" + "".join(f"<th>{s}</th>" for s in stats) + "</tr>"
@@ -191,7 +203,8 @@ def render_report(
         "<h2>Summary</h2>",
         summary_table(metrics),
         "<p>95% CIs: percentile bootstrap resampling patients "
-        f"({(metrics['image'].get('ci95') or {}).get('n_boot', 0)} replicates).</p>",
+        f"({(metrics['image'].get('ci95') or {}).get('n_boot', 0)} replicates)."
+        f"{_exact_note(metrics['patient'])}</p>",
         "<h2>Per class, patients</h2>",
         per_class_table(metrics["patient"]),
         "<h2>Per class, images</h2>",

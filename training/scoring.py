@@ -17,6 +17,7 @@ from core.metrics import (
     calibration,
     classification_metrics,
     evaluate_level,
+    exact_accuracy_ci,
     ga_bin,
     subgroup_metrics,
 )
@@ -136,6 +137,8 @@ def score_predictions(
     )
     patient["rule"] = rule
     patient["excluded_conflicting_labels"] = table.excluded
+    n_right = int(np.sum(table.probs.argmax(1) == table.truth)) if len(table.truth) else 0
+    patient["accuracy_exact_ci95"] = exact_accuracy_ci(n_right, len(table.truth))
     image_sub = _subgroups(
         y_img, probs, [r.ga_weeks for r in refs], [r.site for r in refs], class_names
     )

@@ -13,11 +13,13 @@ def test_demo_bundle_loads_strictly_with_the_default_taxonomy():
     assert bundle.card.class_names == DEFAULT_CLASS_NAMES
     assert bundle.card.weights_dtype == "float16" and bundle.card.architecture == "resnet34"
     assert bundle.card.training_data and bundle.card.validation_metrics
+    # The published input size, and the patient rule chosen on validation (docs/benchmarks.md).
+    assert bundle.card.preprocessing.crop == 224 and bundle.card.aggregation == "geometric_mean"
 
 
 def test_default_model_predicts_the_demo_study(tmp_path):
-    """No --model: the demo model. 4 of the 5 demo patients are right (resources/README.md: the
-    rachischisis phantom of this study reads normal); a regression below that fails."""
+    """No --model: the demo model. All 5 demo patients are right (resources/README.md); a
+    regression fails here."""
     out = tmp_path / "pred"
     assert (
         predict_main([str(demo_study_dir() / "manifest.csv"), "--out", str(out), "--no-progress"])
@@ -29,4 +31,4 @@ def test_default_model_predicts_the_demo_study(tmp_path):
         verdicts = {r["patient_id"]: r["pred"] for r in csv.DictReader(f)}
     assert set(verdicts) == set(truth) and len(truth) == 5
     correct = sum(verdicts[p] == truth[p] for p in truth)
-    assert correct >= 4, f"demo study verdicts {verdicts} vs truth {truth}"
+    assert correct == 5, f"demo study verdicts {verdicts} vs truth {truth}"

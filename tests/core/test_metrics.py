@@ -152,3 +152,18 @@ def test_json_ready_is_strict_json():
         "c": [0, 1],
         "d": [1, None],
     }
+
+
+def test_exact_accuracy_ci_matches_clopper_pearson_by_hand():
+    from core.metrics import exact_accuracy_ci
+
+    # All right: the lower bound solves p^n = alpha/2 -> 1 - 0.025^(1/n); the upper is 1.
+    all_right = exact_accuracy_ci(200, 200)
+    assert all_right["low"] == pytest.approx(0.025 ** (1 / 200), abs=1e-9)
+    assert all_right["high"] == 1.0 and all_right["method"] == "Clopper-Pearson"
+    # None right: mirror image.
+    assert exact_accuracy_ci(0, 10)["high"] == pytest.approx(1 - 0.025 ** (1 / 10), abs=1e-9)
+    # 5 of 10: the textbook interval 0.1871-0.8129.
+    half = exact_accuracy_ci(5, 10)
+    assert (round(half["low"], 4), round(half["high"], 4)) == (0.1871, 0.8129)
+    assert exact_accuracy_ci(0, 0) is None

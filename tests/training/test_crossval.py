@@ -24,3 +24,10 @@ def test_three_fold_out_of_fold_predictions(tiny_manifest, tmp_path):
     # Each fold logs to its own train.log (the file handler does not outlive its run).
     assert "fold1" not in (out / "fold0" / "train.log").read_text()
     assert "fold1/bundle" in (out / "fold1" / "train.log").read_text()
+
+
+def test_auto_rule_is_refused_with_a_clear_message(tiny_manifest, tmp_path, caplog):
+    args = tiny_args(tiny_manifest, tmp_path / "cv", "--folds", "3", "--aggregation", "auto")
+    assert main(args) == 2
+    assert "pass a fixed --aggregation" in caplog.text
+    assert not (tmp_path / "cv" / "fold0").exists()  # refused before any training
