@@ -103,7 +103,15 @@ def aggregate_patient(
     order = np.argsort(-probs[:, k], kind="stable")
     if rule == "majority_vote":
         order = [i for i in order if probs[i].argmax() == k] or list(order)
-    drivers = tuple((image_keys[i], float(probs[i, k])) for i in list(order)[:n_drivers])
+    # One driver per view (its best frame): three frames of one cine would name one image thrice.
+    seen_views: set[str] = set()
+    picked = []
+    for i in order:
+        view = views[i] if views is not None else image_keys[i]
+        if view not in seen_views:
+            seen_views.add(view)
+            picked.append(i)
+    drivers = tuple((image_keys[i], float(probs[i, k])) for i in picked[:n_drivers])
     return PatientPrediction(
         patient_id=patient_id,
         class_names=tuple(class_names),

@@ -78,5 +78,9 @@ def test_a_cine_counts_as_one_view(rule):
     per_view = aggregate_patient("p", probs, keys, NAMES, rule, views=views)
     assert per_view.pred == "encephalocele"
     assert per_view.n_images == 7 and per_view.drivers[0] == ("still.dcm", 0.9)
+    # One driver per view: the still, then the cine's best frame - not three frames of the cine
+    # (under majority_vote only images that voted for the verdict drive it: the still alone).
+    expected = ["still.dcm"] if rule == "majority_vote" else ["still.dcm", "cine.dcm#0"]
+    assert [key for key, _ in per_view.drivers] == expected
     with pytest.raises(ValueError, match="one view per row"):
         aggregate_patient("p", probs, keys, NAMES, rule, views=views[:3])

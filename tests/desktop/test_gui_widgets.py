@@ -132,9 +132,11 @@ def test_results_panel_shows_image_bars_verdict_rule_and_drivers(qtbot, loaded_v
     assert panel.verdict_title.text().startswith("Encephalocele")
     assert "mean softmax" in panel.verdict_rule.text() and "1 images" in panel.verdict_rule.text()
     loaded_vm.select_patient(1)
-    assert panel.drivers.count() == 3  # the three best frames of the cine
+    # This patient is one cine: one view, so one driver (its best frame), not 3 of its frames.
+    assert panel.drivers.count() == 1
+    assert "[" in panel.drivers.item(0).text()  # names the frame
     with qtbot.waitSignal(panel.driver_clicked) as blocker:
-        panel.drivers.itemClicked.emit(panel.drivers.item(1))
+        panel.drivers.itemClicked.emit(panel.drivers.item(0))
     loaded_vm.select_image(blocker.args[0])
     assert loaded_vm.current_ref.key == blocker.args[0]
 
