@@ -149,19 +149,9 @@ def write_run_bundle(
 
 
 def finish(
-    model,
-    best_weights,
-    state,
-    taxonomy,
-    study,
-    train_refs,
-    val_refs,
-    split,
-    args,
-    run,
-    ctx,
+    model, best_weights, state, taxonomy, study, train_refs, val_refs, split, args, run, ctx,
     device: torch.device | None = None,
-) -> Path:
+) -> Path:  # fmt: skip
     """Rank 0: best weights -> temperature on validation -> validation metrics -> bundle.
 
     The calibration logits come from the training device in fp32 (no AMP), as the app and

@@ -310,19 +310,9 @@ def train_run(args, taxonomy: Taxonomy, run, ctx: DistContext, device: torch.dev
         model, weights, train_refs, val_refs, taxonomy, split, args, run, ctx, device
     )
     return finish(
-        model,
-        best_weights,
-        state,
-        taxonomy,
-        study,
-        train_refs,
-        val_refs,
-        split,
-        args,
-        run,
-        ctx,
+        model, best_weights, state, taxonomy, study, train_refs, val_refs, split, args, run, ctx,
         device,
-    )
+    )  # fmt: skip
 
 
 def main(args: argparse.Namespace | list[str] | None = None) -> int:
