@@ -30,3 +30,8 @@ class OutOfScopeError(CNSightError):
 
 class CancelledError(CNSightError):
     """A long operation was cancelled by its caller."""
+
+
+class ReadsError(CNSightError):
+    """Reader-study reads could not be analysed (missing columns, a design that is not fully
+    crossed, a case with two truths...). The message says what and where."""

@@ -5,9 +5,7 @@ the file can be mailed or archived alone. Uses ``matplotlib.figure.Figure`` (no 
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,23 +13,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import auc, roc_curve
 
+from core.html_report import STYLE, fmt, png_tag
 from core.records import ImageRef
 from training.scoring import image_truth, patient_table
 
-STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-th{background:#f0f0f0}.ruo{background:#fff3cd;border:1px solid #e0c060;padding:.6em;font-weight:bold}
-img{max-width:100%}.figs{display:flex;flex-wrap:wrap;gap:1em}"""
-
-
-def _png(fig: Figure) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
-
-
-def _fmt(v, digits: int = 3) -> str:
-    return "-" if v is None else f"{v:.{digits}f}" if isinstance(v, float) else html.escape(str(v))
+_png, _fmt = png_tag, fmt  # (short local names)
 
 
 def _with_ci(value, ci: dict | None) -> str:

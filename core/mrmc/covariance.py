@@ -1,0 +1,109 @@
+"""Covariance over cases of the (treatment, reader) figures of merit, and the Obuchowski-Rockette
+summaries of it: Var (error), Cov1 (same reader, other treatment), Cov2 (same treatment, other
+reader), Cov3 (other treatment and reader)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import ReadsError
+from core.mrmc.fom import Fom, delong_components, jackknife_values
+from core.mrmc.reads import Reads
+
+METHODS = {
+    "jackknife": "jackknife over cases (OR-DBM MRMC and RJafroc's default)",
+    "delong": "DeLong's structural components (empirical AUC only)",
+}
+
+
+@dataclass(frozen=True)
+class ORCovariance:
+    """The (T*R) x (T*R) covariance matrix, index t * R + r, and its OR averages."""
+
+    matrix: np.ndarray
+    n_treatments: int
+    n_readers: int
+
+    def entry(self, t1: int, r1: int, t2: int, r2: int) -> float:
+        return float(self.matrix[t1 * self.n_readers + r1, t2 * self.n_readers + r2])
+
+    def _mean(self, same_t: bool | None, same_r: bool | None, treatments=None) -> float:
+        values = []
+        for t1 in range(self.n_treatments):
+            for t2 in range(self.n_treatments):
+                if treatments is not None and (t1 not in treatments or t2 not in treatments):
+                    continue
+                for r1 in range(self.n_readers):
+                    for r2 in range(self.n_readers):
+                        if (t1 == t2) != same_t or (r1 == r2) != same_r:
+                            continue
+                        values.append(self.entry(t1, r1, t2, r2))
+        return float(np.mean(values)) if values else float("nan")
+
+    @property
+    def var(self) -> float:
+        return self._mean(True, True)
+
+    @property
+    def cov1(self) -> float:
+        return self._mean(False, True)
+
+    @property
+    def cov2(self) -> float:
+        return self._mean(True, False)
+
+    @property
+    def cov3(self) -> float:
+        return self._mean(False, False)
+
+    def var_within(self, t: int) -> float:
+        """Var (error) of treatment ``t`` alone."""
+        return self._mean(True, True, treatments={t})
+
+    def cov2_within(self, t: int) -> float:
+        """Cov2 of treatment ``t`` alone (two readers, same treatment)."""
+        return self._mean(True, False, treatments={t})
+
+    def summary(self) -> dict:
+        var = self.var
+        return {
+            "var_error": var,
+            "cov1": self.cov1,
+            "cov2": self.cov2,
+            "cov3": self.cov3,
+            "r1": self.cov1 / var if var > 0 else None,
+            "r2": self.cov2 / var if var > 0 else None,
+            "r3": self.cov3 / var if var > 0 else None,
+        }
+
+
+def jackknife_covariance(reads: Reads, fom: Fom) -> ORCovariance:
+    """Jackknife: (K-1)/K * sum over left-out cases of the centred products."""
+    values = jackknife_values(reads, fom)  # (T, R, K)
+    t, r, k = values.shape
+    flat = values.reshape(t * r, k)
+    centred = flat - flat.mean(axis=1, keepdims=True)
+    matrix = (k - 1) / k * centred @ centred.T
+    return ORCovariance(matrix, t, r)
+
+
+def delong_covariance(reads: Reads, fom: Fom) -> ORCovariance:
+    """DeLong: S10 / m + S01 / n, the sample covariances of the structural components."""
+    if fom.name != "auc":
+        raise ReadsError("DeLong covariance is defined for the empirical AUC only; use jackknife")
+    v10, v01 = delong_components(reads)
+    t, r, m = v10.shape
+    n = v01.shape[2]
+    s10 = np.cov(v10.reshape(t * r, m))
+    s01 = np.cov(v01.reshape(t * r, n))
+    return ORCovariance(s10 / m + s01 / n, t, r)
+
+
+def or_covariance(reads: Reads, fom: Fom, method: str = "jackknife") -> ORCovariance:
+    if method == "jackknife":
+        return jackknife_covariance(reads, fom)
+    if method == "delong":
+        return delong_covariance(reads, fom)
+    raise ReadsError(f"unknown covariance method {method!r}; choose from {', '.join(METHODS)}")
