@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -140,7 +141,12 @@ def train_one_epoch(
         r.scaler.scale(loss).backward()
         r.scaler.step(r.optimizer)
         r.scaler.update()
-        r.scheduler.step()
+        with warnings.catch_warnings():
+            # With AMP, GradScaler skips the few first steps whose fp16 gradients overflow while
+            # it calibrates its scale; PyTorch then warns that the scheduler stepped before the
+            # optimizer. Expected: the schedule counts steps, skipped or not.
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+            r.scheduler.step()
         n = targets.shape[0]
         correct = (logits.argmax(1) == targets).sum().item()
         totals += torch.tensor([loss.item() * n, correct, n], dtype=torch.float64)
