@@ -1,12 +1,17 @@
-"""cnsight-study: reader-study tools.
+"""cnsight-study: reader-study tools for the study coordinator.
 
-    cnsight-study analyze --reads READS.csv --out DIR [--fom auc|sensitivity|specificity]
-                          [--threshold T] [--covariance jackknife|delong] [--alpha 0.05]
+    cnsight-study create STUDY --data MANIFEST_OR_DIR --readers R1,R2,... [--model BUNDLE]
+                         [--washout-days 28] [--seed 0] [--title TEXT] [--classes ...]
+    cnsight-study status STUDY        progress of every reader, next block, washout, log heads
+    cnsight-study verify STUDY        recompute every reader's hash chain (exit 1 if one fails)
+    cnsight-study export STUDY --out READS.csv
+    cnsight-study analyze --reads READS.csv --out DIR [--fom ...] [--covariance ...]
 
-``analyze`` runs the standard MRMC analyses (Obuchowski-Rockette with Hillis df, and DBM) on
-long-format reads - columns ``reader,treatment,case,truth,rating``, the format MRMCaov, RJafroc
-and iMRMC read, so the same file can be checked in R - and writes ``DIR/analysis.json`` and
-``DIR/report.html``. Exit codes: 0 done, 2 bad input (one clear message).
+Readers read in the app: ``cnsight --study STUDY --reader R1``. ``analyze`` runs the standard
+MRMC analyses (Obuchowski-Rockette with Hillis df, and DBM) on long-format reads - columns
+``reader,treatment,case,truth,rating``, the format MRMCaov, RJafroc and iMRMC read - and writes
+``DIR/analysis.json`` and ``DIR/report.html``. Exit codes: 0 done, 1 verification failed,
+2 bad input (one clear message).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -35,6 +41,39 @@ def get_args_parser() -> argparse.ArgumentParser:
         description="Reader-study tools. " + RESEARCH_USE_ONLY,
     )
     sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser(
+        "create",
+        help="create a study: cases from labelled data, readers, counterbalanced reading order",
+        description="Create STUDY/protocol.json: every patient of --data becomes an anonymous "
+        "case (C001...), every reader reads every case unaided and aided, in a random order per "
+        "block; half the readers start aided (counterbalanced); the second block opens after "
+        "--washout-days.",
+    )
+    c.add_argument("study", type=Path, help="study folder to create (must not hold a protocol)")
+    c.add_argument(
+        "--data", type=Path, required=True, help="labelled cases: manifest CSV or folder"
+    )
+    c.add_argument(
+        "--readers", required=True, help="comma-separated reader ids (letters, digits, - _)"
+    )
+    c.add_argument(
+        "--model", type=Path, default=None, help="bundle for aided reads (default: demo model)"
+    )
+    c.add_argument(
+        "--washout-days", type=float, default=28.0, help="between the two blocks (default 28)"
+    )
+    c.add_argument("--seed", type=int, default=0, help="seed of the reading orders")
+    c.add_argument("--title", default="")
+    c.add_argument("--classes", default=None, help="class names (default: the model's)")
+    for name, text in (
+        ("status", "progress of every reader"),
+        ("verify", "check every reading log's hash chain"),
+    ):
+        sp = sub.add_parser(name, help=text, description=text)
+        sp.add_argument("study", type=Path)
+    e = sub.add_parser("export", help="write the long-format reads CSV of all decisions")
+    e.add_argument("study", type=Path)
+    e.add_argument("--out", type=Path, required=True, help="reads CSV to write")
     a = sub.add_parser(
         "analyze",
         help="MRMC analysis of long-format reads (OR with Hillis df, DBM)",
@@ -79,17 +118,98 @@ def run_analyze(args: argparse.Namespace, command: str) -> dict:
     return result
 
 
+def run_create(args: argparse.Namespace) -> int:
+    from core.bundle import load_bundle
+    from core.readerstudy.protocol import create_protocol, save_protocol
+    from core.resources import demo_model_dir
+    from core.study import discover
+
+    model_dir = (args.model or demo_model_dir()).resolve()
+    card = load_bundle(model_dir).card  # refuses a bundle the app would refuse
+    names = tuple(c.strip() for c in args.classes.split(",")) if args.classes else card.class_names
+    study = discover([args.data], names)
+    if study.errors:
+        log.warning(
+            "%d file(s) of --data could not be used (first: %s)", len(study.errors), study.errors[0]
+        )
+    data = os.path.relpath(args.data.resolve(), args.study.resolve())
+    protocol = create_protocol(
+        study.patients, data, args.readers.split(","), names,
+        {"path": str(model_dir), "weights_sha256": card.weights_sha256, "name": card.name},
+        seed=args.seed, washout_days=args.washout_days, title=args.title,
+    )  # fmt: skip
+    path = save_protocol(protocol, args.study)
+    log.info(
+        "study %s: %d cases, readers %s, washout %g days -> %s",
+        protocol.study_id, len(protocol.cases), ", ".join(protocol.readers), protocol.washout_days, path,
+    )  # fmt: skip
+    log.info("readers start with: cnsight --study %s --reader %s", args.study, protocol.readers[0])
+    return 0
+
+
+def run_status(args: argparse.Namespace, verify_only: bool = False) -> int:
+    from core.readerstudy.export import reads_rows
+    from core.readerstudy.log import ReadLog
+    from core.readerstudy.protocol import load_protocol
+
+    protocol, sha = load_protocol(args.study)
+    failed = 0
+    for reader in protocol.readers:
+        path = args.study / "reads" / f"{reader}.sqlite"
+        if not path.is_file():
+            print(f"{reader}: not started")
+            continue
+        with ReadLog(path, sha, reader) as read_log:
+            check = read_log.verify()
+        if not check.ok:
+            failed += 1
+            print(f"{reader}: FAILS VERIFICATION - {check.problem}")
+            continue
+        print(f"{reader}: log ok, {check.events} events, head {check.head}")
+    if failed:
+        return 1
+    if not verify_only:
+        _, status = reads_rows(args.study)
+        for reader, s in status.items():
+            print(f"{reader}: {s['decisions']}/{s['planned']} decisions")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from core.readerstudy.export import export_reads
+
+    status = export_reads(args.study, args.out)
+    for reader, s in status.items():
+        log.info(
+            "%s: %d/%d decisions, log head %s",
+            reader,
+            s["decisions"],
+            s["planned"],
+            s["head"] or "-",
+        )
+    log.info(
+        "reads written to %s (record the log heads above: they make later edits evident)", args.out
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     args = get_args_parser().parse_args(argv)
     command = shlex.join(["cnsight-study", *(sys.argv[1:] if argv is None else argv)])
     try:
+        if args.command == "create":
+            return run_create(args)
+        if args.command in ("status", "verify"):
+            return run_status(args, verify_only=args.command == "verify")
+        if args.command == "export":
+            return run_export(args)
         result = run_analyze(args, command)
     except CNSightError as e:
         log.error("%s", e)
         return 2
     except OSError as e:
-        log.error("cannot write results to %s: %s", args.out, e)
+        log.error("%s", e)
         return 2
     for d in result["obuchowski_rockette"]["rrrc"]["differences"]:
         low, high = d["ci"]
