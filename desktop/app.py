@@ -1,4 +1,5 @@
 """``cnsight [PATH] [--model BUNDLE] [--demo] [--screenshot PNG] [--device auto|cpu|cuda]``
+``cnsight --study STUDY_DIR --reader READER_ID`` (reader-study reading mode, desktop/reading/)
 
 The window is shown first; torch and the model are loaded afterwards in the model thread
 (torch ~2 s, torchvision ~3.7 s to import), so the first window appears in about a second.
@@ -58,6 +59,22 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--deidentified", action="store_true", help="start in de-identified display mode"
+    )
+    study = p.add_argument_group(
+        "reader-study reading mode",
+        "Read the cases of a reader study (a folder with protocol.json, see cnsight-study "
+        "create) one at a time in the reader's order, and record each decision: the class and "
+        "the confidence that the case is abnormal (0-100), Submit or Ctrl+Enter. Unaided cases "
+        "show no AI output at all (the model is not run); aided cases show the study's model. "
+        "Case ids only, de-identified display. Every decision is committed before the next "
+        "case; reopening resumes at the first undecided case. Exit code 2 when the study or the "
+        "reader is invalid. Not combinable with PATH, --demo or --model.",
+    )
+    study.add_argument(
+        "--study", type=Path, metavar="STUDY_DIR", help="reader-study folder (with protocol.json)"
+    )
+    study.add_argument(
+        "--reader", metavar="READER_ID", help="the reader's id, as enrolled in the protocol"
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     return p
@@ -140,15 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s: %(message)s",
     )
+    if args.study is not None or args.reader is not None:
+        return _run_reading(args)
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
 
-    from .theme import apply_dark_theme
-
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("CNSight")
-    app.setOrganizationName("CNSight")
-    apply_dark_theme(app)
+    app = _application()
     settings, _tmp_settings = _settings_for(args)  # the temporary folder lives until main returns
     session, window = _build(settings)
     if args.deidentified:
@@ -180,6 +193,66 @@ def main(argv: list[str] | None = None) -> int:
     code = app.exec()
     log.info("event loop ended after %.1f s with code %d", time.perf_counter() - started, code)
     session.shutdown()
+    return code
+
+
+def _application():
+    from PySide6.QtWidgets import QApplication
+
+    from .theme import apply_dark_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("CNSight")
+    app.setOrganizationName("CNSight")
+    apply_dark_theme(app)
+    return app
+
+
+def _usage_error(message: str) -> int:
+    """Exit code 2, before any window, with the reason on stderr (no traceback)."""
+    print(f"cnsight: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _run_reading(args) -> int:
+    """Reader-study reading mode: check the study and the reader first (exit 2), then the
+    reading window. The core session decides which case comes; the window keeps no state."""
+    import sqlite3
+
+    from core.errors import CNSightError
+
+    if args.study is None or not args.reader:
+        return _usage_error("reading mode needs both --study STUDY_DIR and --reader READER_ID")
+    if args.paths or args.demo or args.model is not None:
+        return _usage_error(
+            "--study reads the study's own cases with the study's model: do not pass PATH, "
+            "--demo or --model with it"
+        )
+    from .reading.cases import open_study_session
+
+    try:
+        study = open_study_session(args.study, args.reader)
+    except (CNSightError, OSError, sqlite3.Error) as exc:
+        return _usage_error(str(exc))
+    from PySide6.QtCore import QTimer
+
+    from .reading.controller import ReadingController
+    from .reading.window import ReadingWindow
+
+    app = _application()
+    settings, _tmp_settings = _settings_for(args)  # only the device is read from them
+    controller = ReadingController(study, device=args.device or settings.device)
+    window = ReadingWindow(controller)
+    window.show()
+    if args.screenshot is not None:
+        from .screenshot import ReadingScreenshot
+
+        window.resize(*SCREENSHOT_SIZE)
+        ReadingScreenshot(window, args.screenshot, args.timeout).start()
+    QTimer.singleShot(0, controller.advance)
+    code = app.exec()
+    if window.isVisible():  # the event loop ended another way: still close the log cleanly
+        window.close()
     return code
 
 

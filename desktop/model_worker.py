@@ -153,6 +153,7 @@ class ModelService(QObject):
     _predict_requested = Signal(int, object, object)
     _heatmap_requested = Signal(int, object, int, str)
     _shutdown_requested = Signal()
+    _unload_requested = Signal()
 
     def __init__(
         self,
@@ -162,6 +163,7 @@ class ModelService(QObject):
         super().__init__(parent)
         self._ids = itertools.count(1)
         self.model: ModelInfo | None = None
+        self._unloaded_at = 0  # id of the last unload: a load answered for an earlier id is void
         self._thread = QThread()
         self._thread.setObjectName("cnsight-model")
         self.worker = ModelWorker(predictor_factory)
@@ -170,6 +172,7 @@ class ModelService(QObject):
         self._predict_requested.connect(self.worker.predict)
         self._heatmap_requested.connect(self.worker.extra_heatmap)
         self._shutdown_requested.connect(self.worker.shutdown)
+        self._unload_requested.connect(self.worker.shutdown)  # releases the model, thread stays
         self.worker.model_loaded.connect(self._remember_model)
         self._thread.start()
 
@@ -177,8 +180,9 @@ class ModelService(QObject):
         return next(self._ids)
 
     @Slot(int, object)
-    def _remember_model(self, _request_id: int, info: ModelInfo) -> None:
-        self.model = info
+    def _remember_model(self, request_id: int, info: ModelInfo) -> None:
+        if request_id > self._unloaded_at:  # the worker released a model loaded before an unload
+            self.model = info
 
     def load(self, bundle_path: Path, device: str = "auto") -> int:
         request_id = self._next_id()
@@ -194,6 +198,16 @@ class ModelService(QObject):
         request_id = self._next_id()
         self._heatmap_requested.emit(request_id, image, class_index, method)
         return request_id
+
+    def unload(self) -> None:
+        """Release the model (the thread keeps running); ``model`` is None from now on.
+
+        Reader-study unaided reads use it so that no model is even held while they run. Requests
+        are served in order, so a later ``load`` gets a model again.
+        """
+        self.model = None
+        self._unloaded_at = self._next_id()
+        self._unload_requested.emit()
 
     def stop(self, wait_ms: int = 10000) -> None:
         """Release the model and end the thread (callers cancel their requests first)."""

@@ -52,7 +52,7 @@ class ScreenshotTaker(QObject):
         self._finish(0, None)
 
     def _on_timeout(self) -> None:
-        self._finish(4, "timed out waiting for the study to be analysed")
+        self._finish(4, "timed out waiting for the study to be analysed (or the case to be shown)")
 
     def _finish(self, code: int, message: str | None) -> None:
         self._timeout.stop()
@@ -60,3 +60,32 @@ class ScreenshotTaker(QObject):
             log.error("--screenshot: %s", message)
         self.window.close()
         QApplication.instance().exit(code)
+
+
+class ReadingScreenshot(ScreenshotTaker):
+    """``--screenshot`` in reader-study reading mode: the first case once it is on screen (an
+    aided case with its AI results and the heatmap on), or the washout / study-complete page.
+    It opens the reader's session like any start (the log records it) and never submits."""
+
+    def start(self) -> None:
+        c = self.window.controller
+        c.case_ready.connect(self._on_case_ready)
+        c.message.connect(self._on_message)
+        self._timeout.start()
+
+    def _on_case_ready(self, state) -> None:
+        if self._taken:
+            return
+        self._taken = True
+        if state.ai_allowed:
+            self.window.state.set_heatmap_on(True)
+        QTimer.singleShot(SETTLE_MS, self._grab)
+
+    def _on_message(self, kind: str, title: str, text: str) -> None:
+        if self._taken:
+            return
+        if kind == "error":
+            self._finish(3, f"{title}: {text}")
+            return
+        self._taken = True
+        QTimer.singleShot(SETTLE_MS, self._grab)

@@ -72,6 +72,9 @@ class ReadingSession(QObject):
         self._loading: dict[str, int] = {}  # patient key -> generation of its in-flight load
         self._active: _ActivePrediction | None = None
         self._paused = False
+        # Blinding gate (reader-study unaided reads): while False, nothing is sent to the model.
+        # Unlike ``_paused`` (a user's Esc), opening a study does not lift it.
+        self._analysis_allowed = True
         self._model_request: int | None = None
         self._heatmap_request: tuple[int, tuple] | None = None
         self.extra_cams: dict[tuple, object] = {}
@@ -193,7 +196,12 @@ class ReadingSession(QObject):
     @Slot()
     def _pump(self) -> None:
         self._pump_scheduled = False
-        if self._active is not None or self.model.model is None or self._paused:
+        if (
+            self._active is not None
+            or self.model.model is None
+            or self._paused
+            or not self._analysis_allowed
+        ):
             return
         todo = self.vm.patients_needing_prediction()
         if not todo:
@@ -286,6 +294,21 @@ class ReadingSession(QObject):
         self._paused = False
         self._schedule_pump()
 
+    def set_analysis_allowed(self, allowed: bool) -> None:
+        """Blinding gate: while False no prediction or heatmap is requested from the model and a
+        running one is cancelled (its answer is then stale). Pixels still load, for display."""
+        self._analysis_allowed = allowed
+        if allowed:
+            self._schedule_pump()
+        else:
+            self._cancel_active()
+            self._heatmap_request = None
+            self.extra_cams.clear()
+
+    @property
+    def analysis_allowed(self) -> bool:
+        return self._analysis_allowed
+
     @property
     def paused(self) -> bool:
         return self._paused
@@ -319,6 +342,8 @@ class ReadingSession(QObject):
         Only the latest request counts: asking for another image/class/method makes the
         previous answer stale.
         """
+        if not self._analysis_allowed:
+            return False
         wanted = (ref.key, class_index, method)
         if wanted in self.extra_cams:
             return True

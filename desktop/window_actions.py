@@ -67,7 +67,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
 MENUS = ("File", "View", "Navigate", "Model", "Help")
 
 
-def shortcut_rows() -> list[tuple[str, str]]:
+def shortcut_rows(specs: tuple[ActionSpec, ...] = ACTIONS) -> list[tuple[str, str]]:
     """(keys, description) for Help > Shortcuts, in menu order."""
     return [
         (
@@ -76,20 +76,29 @@ def shortcut_rows() -> list[tuple[str, str]]:
             ),
             s.text,
         )
-        for s in ACTIONS
+        for s in specs
         if s.keys
     ]
 
 
-def build_actions(window: QMainWindow, handlers: dict[str, Callable]) -> dict[str, QAction]:
-    """Create every action (window-wide shortcuts), connect its handler, fill menus/toolbar."""
+def build_actions(
+    window: QMainWindow,
+    handlers: dict[str, Callable],
+    specs: tuple[ActionSpec, ...] = ACTIONS,
+    menu_names: tuple[str, ...] = MENUS,
+) -> dict[str, QAction]:
+    """Create every action (window-wide shortcuts), connect its handler, fill menus/toolbar.
+
+    ``specs``/``menu_names``: another window's table (the reader-study reading window uses a
+    subset); the Device menu is added when there is a ``device`` handler.
+    """
     actions: dict[str, QAction] = {}
-    menus: dict[str, QMenu] = {name: window.menuBar().addMenu(f"&{name}") for name in MENUS}
+    menus: dict[str, QMenu] = {name: window.menuBar().addMenu(f"&{name}") for name in menu_names}
     toolbar = QToolBar("Tools", window)
     toolbar.setObjectName("mainToolbar")
     toolbar.setMovable(False)
     window.addToolBar(toolbar)
-    for spec in ACTIONS:
+    for spec in specs:
         action = QAction(spec.text, window)
         action.setObjectName(spec.name)
         action.setShortcuts([QKeySequence(k) for k in spec.keys])
@@ -109,7 +118,8 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable]) -> dict[st
             menus["File"].addSeparator()
             actions["_recent_menu"] = menus["File"].addMenu("Recent studies")
             menus["File"].addSeparator()
-    _device_menu(window, menus["Model"], handlers["device"], actions)
+    if "device" in handlers:
+        _device_menu(window, menus["Model"], handlers["device"], actions)
     return actions
 
 

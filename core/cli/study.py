@@ -120,6 +120,7 @@ def run_analyze(args: argparse.Namespace, command: str) -> dict:
 
 def run_create(args: argparse.Namespace) -> int:
     from core.bundle import load_bundle
+    from core.readerstudy.privacy import burned_in_patients
     from core.readerstudy.protocol import create_protocol, save_protocol
     from core.resources import demo_model_dir
     from core.study import discover
@@ -138,6 +139,15 @@ def run_create(args: argparse.Namespace) -> int:
         {"path": str(model_dir), "weights_sha256": card.weights_sha256, "name": card.name},
         seed=args.seed, washout_days=args.washout_days, title=args.title,
     )  # fmt: skip
+    burned = burned_in_patients(study.patients)
+    if burned:
+        log.warning(
+            "%d of %d cases have text burned into their pixels (DICOM Burned In Annotation = YES); "
+            "the reading window masks the header band and the area outside the ultrasound region, "
+            "but text inside the region stays readable - de-identify the pixels if readers could "
+            "recognise cases by it",
+            len(burned), len(study.patients),
+        )  # fmt: skip
     path = save_protocol(protocol, args.study)
     log.info(
         "study %s: %d cases, readers %s, washout %g days -> %s",

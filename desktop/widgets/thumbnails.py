@@ -110,6 +110,8 @@ class ThumbnailStrip(QListWidget):
         self.setUniformItemSizes(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._patient: str | None = None
+        # False in reader-study unaided reads: no AI text at all, not even a "pending" mark.
+        self.show_predictions = True
         vm.current_changed.connect(self._on_current_changed)
         vm.pixels_changed.connect(self._on_patient_data)
         vm.predictions_changed.connect(self._on_patient_data)
@@ -142,13 +144,21 @@ class ThumbnailStrip(QListWidget):
                 if self.vm.deidentified and first is not None:
                     thumb = deidentified_thumbnail(thumb, first)
                 item.setData(IMAGE_ROLE, to_qimage(thumb))
-            text, colour = prediction_text(self.vm, self.vm.group_probabilities(group))
+            if self.show_predictions:
+                text, colour = prediction_text(self.vm, self.vm.group_probabilities(group))
+            else:
+                text, colour = "", theme.MUTED
             unreadable = pixels is not None and all(r.key in pixels.unreadable for r in group.refs)
             if unreadable:
                 text, colour = "unreadable", theme.FAILED_COLOUR
             item.setData(PRED_ROLE, text)
             item.setData(COLOUR_ROLE, colour)
             item.setData(DETAIL_ROLE, f"cine · {group.n_frames} frames" if group.is_cine else "")
+
+    def set_show_predictions(self, on: bool) -> None:
+        if on != self.show_predictions:
+            self.show_predictions = on
+            self.rebuild()
 
     def prediction_label(self, row: int) -> str:
         return self.item(row).data(PRED_ROLE)

@@ -264,6 +264,7 @@ def test_cnsight_study_create_status_verify_export(tmp_path, capsys, caplog, tin
     manifest = REPO / "resources" / "demo_study" / "manifest.csv"
     args = ["create", str(study), "--data", str(manifest), "--readers", "R1,R2", "--washout-days", "0"]
     assert main([*args, "--model", str(tiny_bundle)]) == 0
+    assert "5 of 5 cases have text burned into their pixels" in caplog.text  # the phantoms do
     protocol, _ = load_protocol(study)
     assert len(protocol.cases) == 5 and protocol.model["path"] == str(Path(tiny_bundle).resolve())
     assert protocol.data_path(study) == manifest.resolve()
@@ -284,3 +285,12 @@ def test_cnsight_study_create_status_verify_export(tmp_path, capsys, caplog, tin
     assert main(["verify", str(study)]) == 1
     assert "FAILS VERIFICATION - event 3 is missing" in capsys.readouterr().out
     assert main(["create", str(tmp_path / "s2"), "--data", str(tmp_path / "none"), "--readers", "R1"]) == 2
+
+
+def test_burned_in_annotation_is_read_from_dicom_headers_only():
+    from core.readerstudy.privacy import burned_in_patients
+    from core.study import discover
+
+    demo = discover([REPO / "resources" / "demo_study" / "manifest.csv"]).patients
+    assert burned_in_patients(demo[:2]) == [p.patient_id for p in demo[:2]]  # phantoms declare YES
+    assert burned_in_patients(_patients()) == []  # PNG (and missing) files declare nothing

@@ -1,0 +1,283 @@
+"""ReadingController: the case flow of the reading mode, no widgets.
+
+All reading state lives in the core session (``core.readerstudy.ReadingSession``): which case
+comes next, the washout, the decisions. The controller asks it for the current case, shows it,
+hands the decision back and asks again - it keeps no state of its own that a crash could lose.
+
+Showing a case reuses the main window's pipeline (``desktop.session.ReadingSession``: pixels on
+the thread pool, the model in its own thread, stale answers dropped) on a one-patient study
+named by the case id. Blinding is enforced here, in three layers:
+
+1. in an unaided case the pipeline's analysis gate is closed: nothing is sent to the model;
+2. the model is only loaded when an aided case comes, and released when an unaided case follows;
+3. the window does not build the AI widgets' visibility from data but from the treatment
+   (see window.py), and the view-model of an unaided case never receives a prediction.
+
+The case goes on screen (``case_ready``) when its pixels are decoded and, in an aided read, its
+AI results are there too, so reading time (from ``mark_shown``) measures the same thing in both
+treatments and never includes loading the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from core.errors import BundleError, StudyError
+from core.readerstudy import ReadingSession as StudySession
+from core.readerstudy import SessionState, StudyComplete, WashoutPending
+
+from .. import model_worker
+from ..background import OpRunner
+from ..model_worker import ModelService
+from ..session import ReadingSession as Pipeline
+from ..viewmodels.study import PatientStatus, StudyViewModel
+from .cases import CaseSource, CaseUnavailable, model_path
+
+log = logging.getLogger(__name__)
+
+
+def _sentence(exc: BaseException) -> str:
+    text = str(exc)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+class CaseViewModel(StudyViewModel):
+    """The study view-model, always de-identified, calling the patient by its case id."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.deidentified = True  # burned-in header masked, images "Image N", tags filtered
+
+    def set_deidentified(self, on: bool) -> None:  # noqa: ARG002 - reading mode forces it on
+        return
+
+    def patient_label(self, index: int) -> str:
+        return self.patients[index].patient_id if 0 <= index < len(self.patients) else ""
+
+
+def verified_predictor_factory(expected_sha256: str):
+    """A model-thread factory that loads only the protocol's bundle.
+
+    ``core.bundle.load_bundle`` checks the weights file against its card; this checks the card
+    against the protocol, first from the card alone (no torch), then on the loaded bundle.
+    """
+
+    def factory(bundle_path: Path, device: str):
+        from core.bundle import read_card
+
+        def refuse(found: str) -> BundleError:
+            return BundleError(
+                f"the model bundle {bundle_path} is not the study's model: weights sha256 "
+                f"{found[:12]}..., the protocol names {expected_sha256[:12]}...; refusing to "
+                "load it (ask the study coordinator)"
+            )
+
+        card = read_card(bundle_path)
+        if card.weights_sha256 != expected_sha256:
+            raise refuse(card.weights_sha256)
+        # Looked up at call time, so a test can count or replace the real loader.
+        predictor = model_worker.load_predictor(bundle_path, device)
+        loaded = predictor.bundle.card.weights_sha256
+        if loaded != expected_sha256:
+            predictor.close()
+            raise refuse(loaded)
+        return predictor
+
+    return factory
+
+
+class ReadingController(QObject):
+    case_loading = Signal(object, str)  # SessionState, what is being prepared
+    case_ready = Signal(object)  # SessionState: on screen, mark_shown logged, clock running
+    message = Signal(str, str, str)  # kind ("washout", "complete", "error"), title, text
+    decided = Signal(object)  # SessionState whose decision was committed
+
+    def __init__(
+        self,
+        study: StudySession,
+        device: str = "auto",
+        predictor_factory=None,
+        parent: QObject | None = None,
+    ):
+        super().__init__(parent)
+        self.study, self.device = study, device
+        self.protocol = study.protocol
+        self.vm = CaseViewModel(self)
+        self.source = CaseSource(self.protocol, study.study_dir)
+        expected = (self.protocol.model or {}).get("weights_sha256", "")
+        self.model_service = ModelService(predictor_factory or verified_predictor_factory(expected))
+        self.pipeline = Pipeline(self.vm, self.model_service, OpRunner(), discover=self._discover)
+        self.pipeline.set_analysis_allowed(False)  # closed until an aided case opens it
+        self.state: SessionState | None = None
+        self.shown_at: float | None = None  # time.monotonic() of mark_shown
+        self._model_requested = False
+        self._closed = False
+        self.pipeline.study_failed.connect(self._on_case_failed)
+        self.pipeline.model_failed.connect(self._on_model_failed)
+        self.vm.pixels_changed.connect(self._check_ready)
+        self.vm.predictions_changed.connect(self._check_ready)
+        self.vm.patient_status_changed.connect(self._check_ready)
+
+    def _discover(self, inputs, class_names=None):  # noqa: ARG002 - the pipeline's signature
+        """The pipeline "discovers" a case id: the case's images, relabelled (cases.py). Runs on
+        a pool thread; any failure reaches the reader as a message without paths."""
+        case_id = Path(inputs[0]).name
+        try:
+            return self.source.study_for(case_id)
+        except CaseUnavailable:
+            raise
+        except Exception as exc:
+            log.exception("case %s could not be prepared", case_id)
+            raise CaseUnavailable(
+                f"Case {case_id} cannot be prepared ({type(exc).__name__}). Ask the study "
+                "coordinator (the details are in the log)."
+            ) from None
+
+    # ----- the flow --------------------------------------------------------------------------
+    def advance(self) -> None:
+        """Ask the core session for the case to read now and prepare it (or say why none)."""
+        self.state, self.shown_at = None, None
+        try:
+            state = self.study.current()
+        except WashoutPending as exc:
+            self._close_ai()
+            local = exc.available_at.astimezone()
+            self.message.emit(
+                "washout",
+                f"Washout: the next block opens on {local:%A %d %B %Y, %H:%M}",
+                f"You have finished this block - thank you. {_sentence(exc)}",
+            )
+            return
+        except StudyComplete as exc:
+            self._close_ai()
+            self.message.emit("complete", "Study complete", _sentence(exc))
+            return
+        except (StudyError, sqlite3.Error) as exc:
+            self._close_ai()
+            self.message.emit("error", "Reading cannot continue", str(exc))
+            return
+        self.state = state
+        if state.ai_allowed:
+            self._open_ai()
+        else:
+            self._close_ai()
+        what = "Loading the AI model…" if state.ai_allowed and not self._model_ready() else ""
+        self.case_loading.emit(state, what or f"Preparing case {state.case.case_id}…")
+        self.pipeline.open([state.case.case_id])
+
+    def retry(self) -> None:
+        """After an error page: discover the data again and ask for the current case."""
+        self.source.forget()
+        self.advance()
+
+    def submit(self, class_call: str, rating: float) -> str:
+        """Record the decision durably, then move on. Returns "" or why it was refused (the
+        case stays on screen with the reader's answer, nothing is lost)."""
+        state = self.state
+        if state is None or self.shown_at is None:
+            return "No case is on screen."
+        seconds = time.monotonic() - self.shown_at
+        try:
+            self.study.submit(state, class_call, rating, seconds)
+        except (StudyError, sqlite3.Error, OSError) as exc:
+            log.error("submit of case %s refused: %s", state.case.case_id, exc)
+            return f"Not recorded: {exc}"
+        log.info("case %s (%s) decided in %.1f s", state.case.case_id, state.treatment, seconds)
+        self.decided.emit(state)  # committed (synchronous=FULL) before the next case is shown
+        self.advance()
+        return ""
+
+    def progress(self) -> tuple[int, int]:
+        return self.study.progress()
+
+    def shutdown(self) -> None:
+        """Window closing: stop the threads, close the log. An undecided case comes again."""
+        if self._closed:
+            return
+        self._closed = True
+        self.state, self.shown_at = None, None
+        self.pipeline.shutdown()
+        self.study.close()
+
+    # ----- AI gate ---------------------------------------------------------------------------
+    def _model_ready(self) -> bool:
+        return self.model_service.model is not None
+
+    def _open_ai(self) -> None:
+        self.pipeline.set_analysis_allowed(True)
+        if not self._model_ready() and not self._model_requested:
+            path = model_path(self.protocol, self.study.study_dir)
+            if path is None:
+                self._fail("This study names no AI model, so its aided reads cannot be shown.")
+                return
+            self._model_requested = True
+            self.pipeline.load_model(path, self.device)
+
+    def _close_ai(self) -> None:
+        self.pipeline.set_analysis_allowed(False)
+        if self._model_ready() or self._model_requested:
+            self.model_service.unload()
+        self._model_requested = False
+
+    @property
+    def ai_allowed(self) -> bool:
+        return self.state is not None and self.state.ai_allowed
+
+    # ----- readiness -------------------------------------------------------------------------
+    def _case_key(self) -> str | None:
+        patient = self.vm.current_patient
+        if self.state is None or patient is None or patient.patient_id != self.state.case.case_id:
+            return None  # the previous case's view-model, or not opened yet
+        return patient.patient_id
+
+    def _check_ready(self, key: str) -> None:
+        case_key = self._case_key()
+        if case_key is None or key != case_key or self.shown_at is not None:
+            return
+        pixels = self.vm.pixels(key)
+        if pixels is None:
+            if self.vm.status(key) == PatientStatus.FAILED:  # loading itself failed (a bug)
+                self._fail(f"Case {case_key}: its images could not be loaded.")
+            return
+        if not pixels.images:
+            log.error("case %s: no readable image: %s", case_key, pixels.unreadable)
+            self._fail(
+                f"Case {case_key}: none of its images can be read. Ask the study coordinator "
+                "(the details are in the log)."
+            )
+            return
+        if pixels.unreadable:
+            # Shown with the rest (thumbnails say "unreadable"); the coordinator needs to know.
+            log.warning("case %s: unreadable images: %s", case_key, pixels.unreadable)
+        if self.ai_allowed:
+            if self.vm.status(key) == PatientStatus.FAILED:
+                self._fail(f"Case {case_key}: the AI could not analyse this case's images.")
+                return
+            if self.vm.verdict(key) is None:
+                return  # aided: on screen with its AI results, not before
+        try:
+            self.study.mark_shown(self.state)
+        except (StudyError, sqlite3.Error, OSError) as exc:
+            self._fail(f"The reading log cannot be written: {exc}")
+            return
+        self.shown_at = time.monotonic()
+        self.case_ready.emit(self.state)
+
+    def _fail(self, text: str) -> None:
+        self.state, self.shown_at = None, None
+        self.pipeline.set_analysis_allowed(False)
+        self.message.emit("error", "This case cannot be shown", text)
+
+    def _on_case_failed(self, text: str) -> None:
+        if self.state is not None:
+            self._fail(text)
+
+    def _on_model_failed(self, text: str) -> None:
+        self._model_requested = False
+        if self.ai_allowed:
+            self._fail(f"The study's AI model cannot be used: {text}")

@@ -1,0 +1,354 @@
+"""The reader-study reading window: one case at a time, its images, and the decision.
+
+Layout: research-use banner; the case header ("Case C003 · 2 of 5 · unaided reading · block 1
+of 2"); then a page - the case (thumbnails | viewer, cine and heatmap bars | AI results and the
+decision), "preparing", or a message (washout, study complete, an error). The window shows case
+ids only: the view-model is de-identified and names the patient by its case id, the DICOM tag
+view and the error list (file paths) are not built, and the title has no path.
+
+Blinding: the AI widgets (results panel, heatmap bar, heatmap action, the thumbnails' AI text)
+are shown and enabled only while an aided case is on screen - decided from the case's
+treatment, never from whether predictions happen to exist; the controller keeps the model away
+from unaided cases.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+import core
+from core.readerstudy import SessionState
+from core.taxonomy import display_name
+
+from ..dialogs import ShortcutsDialog
+from ..presenter import ViewerPresenter
+from ..viewmodels.decision import DecisionState
+from ..viewmodels.viewer import ViewerState
+from ..widgets.controls import CineBar, HeatmapControls
+from ..widgets.decision_panel import DecisionPanel
+from ..widgets.results_panel import ResultsPanel
+from ..widgets.thumbnails import ThumbnailStrip
+from ..widgets.viewer import ImageViewer
+from ..window_actions import ACTIONS, ActionSpec, build_actions, shortcut_rows
+from .controller import ReadingController
+
+log = logging.getLogger(__name__)
+
+#: The main window's viewing actions that make sense for one case (no opening, exporting,
+#: patient navigation, de-identify toggle, model or device changes), plus Submit and Quit.
+_VIEW_ACTIONS = (
+    "zoom_in", "zoom_out", "fit", "reset", "rotate", "flip_h", "flip_v", "invert", "brighter",
+    "darker", "more_contrast", "less_contrast", "heatmap", "prev_image", "next_image", "cine",
+    "prev_frame", "next_frame", "shortcuts",
+)  # fmt: skip
+READING_ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("submit", "Submit the decision and go to the next case",
+               ("Ctrl+Return", "Ctrl+Enter"), "Reading", toolbar="Submit"),
+    ActionSpec("quit", "Quit (an undecided case comes again next time)", ("Ctrl+Q",), "Reading"),
+    *(a for a in ACTIONS if a.name in _VIEW_ACTIONS),
+)  # fmt: skip
+READING_MENUS = ("Reading", "View", "Navigate", "Help")
+
+
+def class_actions(class_names) -> tuple[ActionSpec, ...]:
+    """Keys 1-9 choose the class (a focused rating box takes digits itself, so typing a rating
+    never changes the class)."""
+    return tuple(
+        ActionSpec(f"class_{i + 1}", f"Class: {display_name(name)}", (str(i + 1),), "Reading")
+        for i, name in enumerate(class_names[:9])
+    )
+
+
+class ReadingWindow(QMainWindow):
+    def __init__(self, controller: ReadingController, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.controller, self.vm = controller, controller.vm
+        self.state = ViewerState(self)
+        self.decision = DecisionState(self)
+        self.setObjectName("readingWindow")
+        title = controller.protocol.title or f"study {controller.protocol.study_id}"
+        self.setWindowTitle(f"CNSight — reader study: {title} — reader {controller.study.reader}")
+        self.resize(1440, 900)
+        self._build()
+        self.presenter = ViewerPresenter(
+            self.vm, self.state, controller.pipeline, self.viewer, self
+        )
+        self.presenter.note_changed.connect(self.heatmap_controls.set_note)
+        self.specs = READING_ACTIONS + class_actions(controller.protocol.class_names)
+        self.actions_by_name = build_actions(self, self._handlers(), self.specs, READING_MENUS)
+        self._connect()
+        self._show_ai(False)
+        self._update_progress()
+
+    # ----- construction ------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.banner = QLabel(core.RESEARCH_USE_ONLY)
+        self.banner.setObjectName("researchBanner")
+        self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.header = QLabel(f"Reader {self.controller.study.reader}")
+        self.header.setObjectName("caseHeader")
+        self.header.setStyleSheet("font-size: 16px; font-weight: 700; padding: 6px 10px;")
+        self.pages = QStackedWidget()
+        self.case_page = self._build_case_page()
+        self.loading_page = QLabel("Preparing…")
+        self.loading_page.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.loading_page.setObjectName("loadingPage")
+        self.message_page = self._build_message_page()
+        for page in (self.case_page, self.loading_page, self.message_page):
+            self.pages.addWidget(page)
+        self.pages.setCurrentWidget(self.loading_page)
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.header)
+        lay.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+        self.progress_label = QLabel()
+        self.model_label = QLabel()
+        self.statusBar().addWidget(self.progress_label, 1)
+        self.statusBar().addPermanentWidget(self.model_label)
+
+    def _build_case_page(self) -> QWidget:
+        self.thumbnails = ThumbnailStrip(self.vm)
+        self.thumbnails.setMinimumWidth(220)
+        self.viewer = ImageViewer(self.state)
+        self.viewer.set_placeholder("")
+        self.cine_bar = CineBar(self.vm, self.state)
+        self.heatmap_controls = HeatmapControls(self.vm, self.state)
+        centre = QWidget()
+        centre_lay = QVBoxLayout(centre)
+        centre_lay.setContentsMargins(0, 0, 0, 0)
+        centre_lay.setSpacing(0)
+        for widget, stretch in ((self.viewer, 1), (self.cine_bar, 0), (self.heatmap_controls, 0)):
+            centre_lay.addWidget(widget, stretch)
+        self.results = ResultsPanel(self.vm)
+        self.ai_panel = QScrollArea()
+        self.ai_panel.setObjectName("aiPanel")
+        self.ai_panel.setWidget(self.results)
+        self.ai_panel.setWidgetResizable(True)
+        self.ai_panel.setFrameShape(QFrame.Shape.NoFrame)
+        self.ai_panel.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.decision_panel = DecisionPanel(self.decision)
+        self.unaided_note = QLabel(
+            "Unaided reading: no AI output is computed or shown for the cases of this block."
+        )
+        self.unaided_note.setObjectName("muted")
+        self.unaided_note.setWordWrap(True)
+        self.unaided_note.setContentsMargins(12, 10, 12, 10)
+        right = QWidget()
+        right.setMinimumWidth(340)
+        right_lay = QVBoxLayout(right)
+        right_lay.setContentsMargins(0, 0, 0, 0)
+        right_lay.addWidget(self.ai_panel, 1)
+        right_lay.addWidget(self.unaided_note, 0, Qt.AlignmentFlag.AlignTop)
+        right_lay.addStretch(0)
+        right_lay.addWidget(self.decision_panel, 0)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        for widget in (self.thumbnails, centre, right):
+            split.addWidget(widget)
+        split.setStretchFactor(1, 1)
+        split.setSizes([240, 820, 380])
+        return split
+
+    def _build_message_page(self) -> QWidget:
+        page = QWidget()
+        page.setObjectName("messagePage")
+        self.message_title = QLabel()
+        self.message_title.setObjectName("messageTitle")
+        self.message_title.setStyleSheet("font-size: 20px; font-weight: 700;")
+        self.message_text = QLabel()
+        self.message_text.setObjectName("messageText")
+        self.message_text.setWordWrap(True)
+        # A word-wrapped label centred in a layout gets no width of its own: give it one.
+        self.message_text.setMinimumWidth(640)
+        self.message_text.setMaximumWidth(760)
+        self.retry_button = QPushButton("Try again")
+        self.retry_button.clicked.connect(self.controller.retry)
+        self.close_button = QPushButton("Quit")
+        self.close_button.clicked.connect(self.close)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.retry_button)
+        buttons.addWidget(self.close_button)
+        buttons.addStretch(1)
+        lay = QVBoxLayout(page)
+        lay.addStretch(1)
+        for label in (self.message_title, self.message_text):
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            row = QHBoxLayout()  # centred by stretches: an aligned wrapped label gets clipped
+            row.addStretch(1)
+            row.addWidget(label)
+            row.addStretch(1)
+            lay.addLayout(row)
+        lay.addSpacing(12)
+        lay.addLayout(buttons)
+        lay.addStretch(2)
+        return page
+
+    def _handlers(self) -> dict:
+        st, vm = self.state, self.vm
+        return {
+            "submit": self.submit, "quit": self.close,
+            "zoom_in": lambda: st.zoom_in(self.viewer.fit_scale()),
+            "zoom_out": lambda: st.zoom_out(self.viewer.fit_scale()),
+            "fit": st.fit, "reset": st.reset, "rotate": st.rotate,
+            "flip_h": st.flip_horizontal, "flip_v": st.flip_vertical, "invert": st.toggle_invert,
+            "brighter": lambda: st.set_brightness(st.brightness + 10),
+            "darker": lambda: st.set_brightness(st.brightness - 10),
+            "more_contrast": lambda: st.set_contrast(st.contrast + 10),
+            "less_contrast": lambda: st.set_contrast(st.contrast - 10),
+            "heatmap": self._set_heatmap,
+            "prev_image": lambda: vm.step_image(-1), "next_image": lambda: vm.step_image(1),
+            "cine": st.set_cine_playing,
+            "prev_frame": lambda: vm.select_frame(vm.frame_index - 1),
+            "next_frame": lambda: vm.select_frame(vm.frame_index + 1),
+            "shortcuts": self.show_shortcuts,
+        } | {
+            f"class_{i + 1}": (lambda n=name: self._choose_class(n))
+            for i, name in enumerate(self.controller.protocol.class_names[:9])
+        }  # fmt: skip
+
+    def _connect(self) -> None:
+        c, a = self.controller, self.actions_by_name
+        c.case_loading.connect(self._on_case_loading)
+        c.case_ready.connect(self._on_case_ready)
+        c.message.connect(self._on_message)
+        c.decided.connect(lambda _state: self._update_progress())
+        c.pipeline.model_changed.connect(lambda _info: self._update_model_label())
+        self.decision_panel.submit_requested.connect(self.submit)
+        a["submit"].setEnabled(False)
+        self.decision.changed.connect(lambda: a["submit"].setEnabled(self.decision.can_submit))
+        self.results.driver_clicked.connect(self.vm.select_image)
+        self.state.heatmap_changed.connect(self._sync_heatmap_action)
+        self.state.cine_changed.connect(
+            lambda: self._sync_check(a["cine"], self.state.cine_playing)
+        )
+
+    # ----- AI visibility (blinding) ------------------------------------------------------------
+    def _show_ai(self, on: bool) -> None:
+        """Everything that shows AI output, on only while an aided case is on screen."""
+        if not on:
+            self.state.set_heatmap_on(False)
+        for widget in (self.ai_panel, self.heatmap_controls):
+            widget.setVisible(on)
+            widget.setEnabled(on)
+        self.unaided_note.setVisible(not on)
+        self._update_model_label()
+        heatmap = self.actions_by_name["heatmap"]
+        heatmap.setEnabled(on)
+        heatmap.setVisible(on)
+        self.thumbnails.set_show_predictions(on)
+
+    def _update_model_label(self) -> None:
+        """The study's model is named in the status bar during aided reads only."""
+        info = self.controller.model_service.model
+        shown = info is not None and self.controller.ai_allowed
+        self.model_label.setText(
+            f"AI model: {info.card.name} ({info.card.weights_sha256[:12]}) · {info.device}"
+            if shown
+            else ""
+        )
+
+    def _set_heatmap(self, on: bool) -> None:
+        if on and not self.controller.ai_allowed:  # belt and braces: the action is disabled
+            on = False
+        self.state.set_heatmap_on(on)
+
+    def _sync_heatmap_action(self) -> None:
+        self._sync_check(self.actions_by_name["heatmap"], self.state.heatmap_on)
+
+    @staticmethod
+    def _sync_check(action, on: bool) -> None:
+        if action.isChecked() != on:
+            action.blockSignals(True)
+            action.setChecked(on)
+            action.blockSignals(False)
+
+    # ----- reactions ---------------------------------------------------------------------------
+    def _header_text(self, s: SessionState) -> str:
+        return (
+            f"Case {s.case.case_id}  ·  {s.position} of {s.block_size}  ·  {s.treatment} reading"
+            f"  ·  block {s.block_index + 1} of {s.n_blocks}"
+        )
+
+    def _on_case_loading(self, state: SessionState, what: str) -> None:
+        self._show_ai(False)  # until this case is on screen and known to be aided
+        self.state.set_cine_playing(False)
+        self.decision.reset(self.controller.protocol.class_names)
+        self.header.setText(self._header_text(state))
+        self.loading_page.setText(what)
+        self.pages.setCurrentWidget(self.loading_page)
+
+    def _on_case_ready(self, state: SessionState) -> None:
+        self.state.reset()  # every case starts fitted, default window, no heatmap
+        self.state.set_heatmap_on(False)
+        self._show_ai(state.ai_allowed)
+        self.header.setText(self._header_text(state))
+        self.pages.setCurrentWidget(self.case_page)
+        self.viewer.setFocus()
+        self._update_progress()
+
+    def _on_message(self, kind: str, title: str, text: str) -> None:
+        self._show_ai(False)
+        self.decision.reset(())
+        self.actions_by_name["submit"].setEnabled(False)
+        self.header.setText(f"Reader {self.controller.study.reader}")
+        self.message_title.setText(title)
+        self.message_text.setText(text)
+        self.message_page.setProperty("kind", kind)
+        self.retry_button.setVisible(kind == "error")
+        self.pages.setCurrentWidget(self.message_page)
+        self._update_progress()
+
+    def _update_progress(self) -> None:
+        try:
+            decided, planned = self.controller.progress()
+        except Exception as exc:  # noqa: BLE001 - a status line must never take the window down
+            log.warning("progress unavailable: %s", exc)
+            return
+        self.progress_label.setText(
+            f"Reader {self.controller.study.reader}  ·  {decided} of {planned} decisions recorded"
+        )
+
+    # ----- actions ---------------------------------------------------------------------------
+    def submit(self) -> None:
+        """Commit the decision (durable before anything else happens), then the next case."""
+        d = self.decision
+        if self.pages.currentWidget() is not self.case_page or not d.can_submit:
+            return
+        d.set_busy(True)
+        error = self.controller.submit(d.class_call, d.rating)
+        if error:
+            d.set_busy(False, error)  # stay on the case with the reader's answer
+
+    def _choose_class(self, name: str) -> None:
+        if self.pages.currentWidget() is self.case_page and not self.decision.busy:
+            self.decision.set_class(name)
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(shortcut_rows(self.specs), self)
+        dialog.show()
+        return dialog
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        # No confirmation: every submitted decision is already committed; an undecided case
+        # simply comes again next time (the core session resumes at the first undecided case).
+        self.controller.shutdown()
+        super().closeEvent(event)
