@@ -40,7 +40,7 @@ from .widgets.patient_list import PatientList
 from .widgets.results_panel import ResultsPanel
 from .widgets.thumbnails import ThumbnailStrip
 from .widgets.viewer import ImageViewer
-from .window_actions import build_actions, shortcut_rows
+from .window_actions import build_actions, shortcut_rows, viewing_handlers
 
 log = logging.getLogger(__name__)
 
@@ -153,23 +153,11 @@ class MainWindow(QMainWindow):
 
     def _handlers(self) -> dict:
         st, vm, io = self.state, self.vm, self.io
-        return {
+        return viewing_handlers(st, vm, self.viewer.fit_scale) | {
             "open_folder": io.open_folder_dialog, "open_files": io.open_files_dialog,
             "export_report": io.export_report, "export_csv": io.export_csv, "quit": self.close,
-            "zoom_in": lambda: st.zoom_in(self.viewer.fit_scale()),
-            "zoom_out": lambda: st.zoom_out(self.viewer.fit_scale()),
-            "fit": st.fit, "reset": st.reset, "rotate": st.rotate,
-            "flip_h": st.flip_horizontal, "flip_v": st.flip_vertical, "invert": st.toggle_invert,
-            "brighter": lambda: st.set_brightness(st.brightness + 10),
-            "darker": lambda: st.set_brightness(st.brightness - 10),
-            "more_contrast": lambda: st.set_contrast(st.contrast + 10),
-            "less_contrast": lambda: st.set_contrast(st.contrast - 10),
             "heatmap": st.set_heatmap_on, "deidentify": self._set_deidentified,
-            "prev_image": lambda: vm.step_image(-1), "next_image": lambda: vm.step_image(1),
             "prev_patient": lambda: vm.step_patient(-1), "next_patient": lambda: vm.step_patient(1),
-            "cine": st.set_cine_playing,
-            "prev_frame": lambda: vm.select_frame(vm.frame_index - 1),
-            "next_frame": lambda: vm.select_frame(vm.frame_index + 1),
             "load_model": io.load_model_dialog, "cancel": self._cancel, "resume": self.session.resume,
             "shortcuts": self.show_shortcuts, "about": self.show_about, "device": io.change_device,
         }  # fmt: skip

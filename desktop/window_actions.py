@@ -67,6 +67,25 @@ ACTIONS: tuple[ActionSpec, ...] = (
 MENUS = ("File", "View", "Navigate", "Model", "Help")
 
 
+def viewing_handlers(state, vm, fit_scale: Callable[[], float]) -> dict[str, Callable]:
+    """Handlers of the image-viewing actions, shared by the main and the reading window
+    (``state``: the viewer state, ``vm``: the study view-model, ``fit_scale``: the viewer's)."""
+    return {
+        "zoom_in": lambda: state.zoom_in(fit_scale()),
+        "zoom_out": lambda: state.zoom_out(fit_scale()),
+        "fit": state.fit, "reset": state.reset, "rotate": state.rotate,
+        "flip_h": state.flip_horizontal, "flip_v": state.flip_vertical, "invert": state.toggle_invert,
+        "brighter": lambda: state.set_brightness(state.brightness + 10),
+        "darker": lambda: state.set_brightness(state.brightness - 10),
+        "more_contrast": lambda: state.set_contrast(state.contrast + 10),
+        "less_contrast": lambda: state.set_contrast(state.contrast - 10),
+        "prev_image": lambda: vm.step_image(-1), "next_image": lambda: vm.step_image(1),
+        "cine": state.set_cine_playing,
+        "prev_frame": lambda: vm.select_frame(vm.frame_index - 1),
+        "next_frame": lambda: vm.select_frame(vm.frame_index + 1),
+    }  # fmt: skip
+
+
 def shortcut_rows(specs: tuple[ActionSpec, ...] = ACTIONS) -> list[tuple[str, str]]:
     """(keys, description) for Help > Shortcuts, in menu order."""
     return [

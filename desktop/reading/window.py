@@ -44,7 +44,7 @@ from ..widgets.decision_panel import DecisionPanel
 from ..widgets.results_panel import ResultsPanel
 from ..widgets.thumbnails import ThumbnailStrip
 from ..widgets.viewer import ImageViewer
-from ..window_actions import ACTIONS, ActionSpec, build_actions, shortcut_rows
+from ..window_actions import ACTIONS, ActionSpec, build_actions, shortcut_rows, viewing_handlers
 from .controller import ReadingController
 
 log = logging.getLogger(__name__)
@@ -204,21 +204,9 @@ class ReadingWindow(QMainWindow):
 
     def _handlers(self) -> dict:
         st, vm = self.state, self.vm
-        return {
+        return viewing_handlers(st, vm, self.viewer.fit_scale) | {
             "submit": self.submit, "quit": self.close,
-            "zoom_in": lambda: st.zoom_in(self.viewer.fit_scale()),
-            "zoom_out": lambda: st.zoom_out(self.viewer.fit_scale()),
-            "fit": st.fit, "reset": st.reset, "rotate": st.rotate,
-            "flip_h": st.flip_horizontal, "flip_v": st.flip_vertical, "invert": st.toggle_invert,
-            "brighter": lambda: st.set_brightness(st.brightness + 10),
-            "darker": lambda: st.set_brightness(st.brightness - 10),
-            "more_contrast": lambda: st.set_contrast(st.contrast + 10),
-            "less_contrast": lambda: st.set_contrast(st.contrast - 10),
             "heatmap": self._set_heatmap,
-            "prev_image": lambda: vm.step_image(-1), "next_image": lambda: vm.step_image(1),
-            "cine": st.set_cine_playing,
-            "prev_frame": lambda: vm.select_frame(vm.frame_index - 1),
-            "next_frame": lambda: vm.select_frame(vm.frame_index + 1),
             "shortcuts": self.show_shortcuts,
         } | {
             f"class_{i + 1}": (lambda n=name: self._choose_class(n))
