@@ -17,14 +17,12 @@ from core.html_report import STYLE, fmt, png_tag
 from core.records import ImageRef
 from training.scoring import image_truth, patient_table
 
-_png, _fmt = png_tag, fmt  # (short local names)
-
 
 def _with_ci(value, ci: dict | None) -> str:
     if value is None:
         return "-"
     if not ci or ci.get("low") is None:
-        return _fmt(value)
+        return fmt(value)
     return f"{value:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]"
 
 
@@ -86,7 +84,7 @@ def reliability_figure(calibration: dict, title: str) -> Figure:
         ylabel="accuracy",
         xlim=(0, 1),
         ylim=(0, 1),
-        title=f"{title} (ECE {_fmt(calibration['ece'])})",
+        title=f"{title} (ECE {fmt(calibration['ece'])})",
     )
     ax.legend(fontsize=7, loc="upper left")
     return fig
@@ -113,7 +111,7 @@ def _exact_note(patient: dict) -> str:
     right = round(patient["accuracy"] * patient["n"])
     return (
         f" Patient accuracy {right}/{patient['n']}, exact 95% CI (Clopper-Pearson) "
-        f"{_fmt(exact['low'])}-{_fmt(exact['high'])} (unlike the bootstrap, it does not "
+        f"{fmt(exact['low'])}-{fmt(exact['high'])} (unlike the bootstrap, it does not "
         "collapse to a point when every patient is right)."
     )
 
@@ -138,8 +136,8 @@ def subgroup_table(groups: dict, class_names: Sequence[str]) -> str:
         + "</tr>"
     )
     rows = [
-        f"<tr><td>{html.escape(g)}</td><td>{m['n']}</td><td>{_fmt(m['accuracy'])}</td><td>{_fmt(m['auroc_macro'])}</td>"
-        + "".join(f"<td>{_fmt(m['sensitivity'].get(c))}</td>" for c in class_names)
+        f"<tr><td>{html.escape(g)}</td><td>{m['n']}</td><td>{fmt(m['accuracy'])}</td><td>{fmt(m['auroc_macro'])}</td>"
+        + "".join(f"<td>{fmt(m['sensitivity'].get(c))}</td>" for c in class_names)
         + "</tr>"
         for g, m in groups.items()
     ]
@@ -184,7 +182,7 @@ def render_report(
         f"<p class='ruo'>{html.escape(metrics.get('research_use_only', 'Research use only - not for diagnosis.'))}</p>",
         "<h1>CNSight evaluation</h1>",
         f"<p>model <b>{html.escape(str(model.get('name', '')))}</b> ({html.escape(str(model.get('architecture', '')))}, "
-        f"temperature {_fmt(model.get('temperature'))}); data {html.escape(str(data.get('source', '')))}: "
+        f"temperature {fmt(model.get('temperature'))}); data {html.escape(str(data.get('source', '')))}: "
         f"{data.get('images', len(refs))} images, {data.get('patients', '')} patients; patient rule: {html.escape(rule)}.</p>",
         "<h2>Summary</h2>",
         summary_table(metrics),
@@ -195,7 +193,7 @@ def render_report(
         per_class_table(metrics["patient"]),
         "<h2>Per class, images</h2>",
         per_class_table(metrics["image"]),
-        "<h2>Plots</h2><div class='figs'>" + "".join(_png(f) for f in figs) + "</div>",
+        "<h2>Plots</h2><div class='figs'>" + "".join(png_tag(f) for f in figs) + "</div>",
         "<h2>Subgroups (patients)</h2><h3>gestational age (weeks)</h3>",
         subgroup_table(metrics["subgroups"]["ga_bin"]["patient"], class_names),
         "<h3>site</h3>",

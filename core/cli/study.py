@@ -158,44 +158,30 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace, verify_only: bool = False) -> int:
-    from core.readerstudy.export import reads_rows
-    from core.readerstudy.log import ReadLog
-    from core.readerstudy.protocol import load_protocol
+    from core.readerstudy.export import reader_logs
 
-    protocol, sha = load_protocol(args.study)
-    failed = 0
-    for reader in protocol.readers:
-        path = args.study / "reads" / f"{reader}.sqlite"
-        if not path.is_file():
-            print(f"{reader}: not started")
-            continue
-        with ReadLog(path, sha, reader) as read_log:
-            check = read_log.verify()
-        if not check.ok:
-            failed += 1
-            print(f"{reader}: FAILS VERIFICATION - {check.problem}")
-            continue
-        print(f"{reader}: log ok, {check.events} events, head {check.head}")
-    if failed:
+    _, statuses = reader_logs(args.study)
+    for s in statuses:
+        if not s.started:
+            print(f"{s.reader}: not started")
+        elif not s.ok:
+            print(f"{s.reader}: FAILS VERIFICATION - {s.problem}")
+        else:
+            print(f"{s.reader}: log ok, {s.events} events, head {s.head}")
+    if any(not s.ok for s in statuses):
         return 1
     if not verify_only:
-        _, status = reads_rows(args.study)
-        for reader, s in status.items():
-            print(f"{reader}: {s['decisions']}/{s['planned']} decisions")
+        for s in statuses:
+            print(f"{s.reader}: {len(s.decisions)}/{s.planned} decisions")
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
     from core.readerstudy.export import export_reads
 
-    status = export_reads(args.study, args.out)
-    for reader, s in status.items():
+    for s in export_reads(args.study, args.out):
         log.info(
-            "%s: %d/%d decisions, log head %s",
-            reader,
-            s["decisions"],
-            s["planned"],
-            s["head"] or "-",
+            "%s: %d/%d decisions, log head %s", s.reader, len(s.decisions), s.planned, s.head or "-"
         )
     log.info(
         "reads written to %s (record the log heads above: they make later edits evident)", args.out

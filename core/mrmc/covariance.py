@@ -29,18 +29,16 @@ class ORCovariance:
     def entry(self, t1: int, r1: int, t2: int, r2: int) -> float:
         return float(self.matrix[t1 * self.n_readers + r1, t2 * self.n_readers + r2])
 
-    def _mean(self, same_t: bool | None, same_r: bool | None, treatments=None) -> float:
-        values = []
-        for t1 in range(self.n_treatments):
-            for t2 in range(self.n_treatments):
-                if treatments is not None and (t1 not in treatments or t2 not in treatments):
-                    continue
-                for r1 in range(self.n_readers):
-                    for r2 in range(self.n_readers):
-                        if (t1 == t2) != same_t or (r1 == r2) != same_r:
-                            continue
-                        values.append(self.entry(t1, r1, t2, r2))
-        return float(np.mean(values)) if values else float("nan")
+    def _mean(self, same_t: bool, same_r: bool, treatment: int | None = None) -> float:
+        """Mean of the matrix entries whose two (treatment, reader) indices have the same (or a
+        different) treatment and the same (or a different) reader; optionally within one
+        treatment only."""
+        t = np.repeat(np.arange(self.n_treatments), self.n_readers)  # treatment of each index
+        r = np.tile(np.arange(self.n_readers), self.n_treatments)  # reader of each index
+        mask = ((t[:, None] == t[None, :]) == same_t) & ((r[:, None] == r[None, :]) == same_r)
+        if treatment is not None:
+            mask &= (t[:, None] == treatment) & (t[None, :] == treatment)
+        return float(self.matrix[mask].mean()) if mask.any() else float("nan")
 
     @property
     def var(self) -> float:
@@ -60,11 +58,11 @@ class ORCovariance:
 
     def var_within(self, t: int) -> float:
         """Var (error) of treatment ``t`` alone."""
-        return self._mean(True, True, treatments={t})
+        return self._mean(True, True, treatment=t)
 
     def cov2_within(self, t: int) -> float:
         """Cov2 of treatment ``t`` alone (two readers, same treatment)."""
-        return self._mean(True, False, treatments={t})
+        return self._mean(True, False, treatment=t)
 
     def summary(self) -> dict:
         var = self.var

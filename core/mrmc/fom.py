@@ -79,16 +79,6 @@ def jackknife_values(reads: Reads, fom: Fom) -> np.ndarray:
     return (hits.sum(axis=2)[..., None] - hits) / (k - 1)
 
 
-def jackknife_cases(reads: Reads, fom: Fom) -> np.ndarray:
-    """Indices (into ``reads.cases``) of the cases in ``jackknife_values``' last axis."""
-    order = np.concatenate([np.flatnonzero(reads.truth), np.flatnonzero(~reads.truth)])
-    if fom.name == "sensitivity":
-        return np.flatnonzero(reads.truth)
-    if fom.name == "specificity":
-        return np.flatnonzero(~reads.truth)
-    return order
-
-
 def delong_components(reads: Reads) -> tuple[np.ndarray, np.ndarray]:
     """DeLong's structural components of the AUC: (T, R, m) over abnormal cases and (T, R, n)
     over normal cases (DeLong, DeLong & Clarke-Pearson 1988)."""

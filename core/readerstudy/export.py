@@ -4,11 +4,12 @@ more), the input of ``cnsight-study analyze`` and of MRMCaov / RJafroc / iMRMC."
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import StudyError
-from core.readerstudy.log import ReadLog
-from core.readerstudy.protocol import load_protocol
+from core.readerstudy.log import Event, ReadLog
+from core.readerstudy.protocol import Protocol, load_protocol
 
 COLUMNS = (
     "reader",
@@ -23,32 +24,57 @@ COLUMNS = (
 )
 
 
-def reads_rows(study_dir: str | Path) -> tuple[list[dict], dict[str, dict]]:
-    """Rows for every decision of every reader whose log exists and verifies, and per reader the
-    log's status (events, head hash, decisions). A log that fails verification is an error."""
+@dataclass(frozen=True)
+class ReaderLogStatus:
+    """One reader's log as the coordinator sees it (read once, verified once)."""
+
+    reader: str
+    started: bool
+    ok: bool
+    events: int
+    head: str  # hash of the last event: record it to make a later rewrite evident
+    problem: str
+    planned: int
+    decisions: tuple[Event, ...] = field(default=(), repr=False)
+
+
+def reader_logs(study_dir: str | Path) -> tuple[Protocol, list[ReaderLogStatus]]:
+    """Every enrolled reader's log, verified; a log that fails keeps no decisions."""
     study_dir = Path(study_dir)
     protocol, sha = load_protocol(study_dir)
-    rows, status = [], {}
+    statuses = []
     for reader in protocol.readers:
+        planned = sum(len(b.case_ids) for b in protocol.plan(reader))
         path = study_dir / "reads" / f"{reader}.sqlite"
         if not path.is_file():
-            status[reader] = {
-                "events": 0,
-                "head": "",
-                "decisions": 0,
-                "planned": _planned(protocol, reader),
-            }
+            statuses.append(ReaderLogStatus(reader, False, True, 0, "", "", planned))
             continue
         with ReadLog(path, sha, reader) as log:
             check = log.verify()
-            if not check.ok:
-                raise StudyError(f"{path}: fails verification - {check.problem}")
-            decisions = log.events("decision")
-        for e in decisions:
+            decisions = tuple(log.events("decision")) if check.ok else ()
+        statuses.append(
+            ReaderLogStatus(
+                reader, True, check.ok, check.events, check.head, check.problem, planned, decisions
+            )
+        )
+    return protocol, statuses
+
+
+def reads_rows(study_dir: str | Path) -> tuple[list[dict], list[ReaderLogStatus]]:
+    """Rows for every decision of every reader; a log that fails verification is an error."""
+    protocol, statuses = reader_logs(study_dir)
+    failed = [s for s in statuses if not s.ok]
+    if failed:
+        raise StudyError(
+            f"the reading log of {failed[0].reader} fails verification - {failed[0].problem}"
+        )
+    rows = []
+    for status in statuses:
+        for e in status.decisions:
             case = protocol.case(e.payload["case_id"])
             rows.append(
                 {
-                    "reader": reader,
+                    "reader": status.reader,
                     "treatment": e.payload["treatment"],
                     "case": case.case_id,
                     "truth": int(case.truth != protocol.normal_class),
@@ -59,24 +85,16 @@ def reads_rows(study_dir: str | Path) -> tuple[list[dict], dict[str, dict]]:
                     "decided_at": e.ts,
                 }
             )
-        status[reader] = {
-            "events": check.events, "head": check.head, "decisions": len(decisions),
-            "planned": _planned(protocol, reader),
-        }  # fmt: skip
-    return rows, status
+    return rows, statuses
 
 
-def _planned(protocol, reader: str) -> int:
-    return sum(len(b.case_ids) for b in protocol.plan(reader))
-
-
-def export_reads(study_dir: str | Path, out_csv: str | Path) -> dict[str, dict]:
-    """Write the long-format reads CSV; returns the per-reader status (with head hashes)."""
-    rows, status = reads_rows(study_dir)
+def export_reads(study_dir: str | Path, out_csv: str | Path) -> list[ReaderLogStatus]:
+    """Write the long-format reads CSV; returns every reader's log status (with head hashes)."""
+    rows, statuses = reads_rows(study_dir)
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with out_csv.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    return status
+    return statuses

@@ -246,8 +246,8 @@ def test_export_gives_long_format_reads_that_analyze_accepts(tmp_path):
     _read_all(study, "R1", rating=truth_rating)
     _read_all(study, "R2", rating=lambda case: 60.0 if case.case_id in ("C001", "C002") else 40.0)
     status = export_reads(study, tmp_path / "reads.csv")
-    assert {r: s["decisions"] for r, s in status.items()} == {"R1": 12, "R2": 12}
-    assert all(len(s["head"]) == 64 for s in status.values())
+    assert {s.reader: len(s.decisions) for s in status} == {"R1": 12, "R2": 12}
+    assert all(len(s.head) == 64 for s in status)
     reads = load_reads(tmp_path / "reads.csv")
     assert reads.ratings.shape == (2, 2, 6) and reads.n_negative == 2  # C001 and C006 are normal
     result = analyze(reads)
