@@ -33,12 +33,18 @@ from core.taxonomy import DEFAULT_TAXONOMY  # noqa: E402
 
 def make_images(n: int, seed=0) -> list[LoadedImage]:
     rng = np.random.default_rng(seed)
-    return [LoadedImage(ref=ImageRef(Path(f"{i}.png")), pixels=rng.integers(0, 256, (480, 640, 3), np.uint8))
-            for i in range(n)]
+    return [
+        LoadedImage(
+            ref=ImageRef(Path(f"{i}.png")), pixels=rng.integers(0, 256, (480, 640, 3), np.uint8)
+        )
+        for i in range(n)
+    ]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--size", type=int, default=224)
@@ -49,7 +55,9 @@ def main() -> None:
     torch.manual_seed(0)
     spec = PreprocessSpec(resize=round(args.size * 256 / 224), crop=args.size)
     with tempfile.TemporaryDirectory() as tmp:
-        card = ModelCard(name="bench", architecture="resnet34", taxonomy=DEFAULT_TAXONOMY, preprocessing=spec)
+        card = ModelCard(
+            name="bench", architecture="resnet34", taxonomy=DEFAULT_TAXONOMY, preprocessing=spec
+        )
         save_bundle(build_model("resnet34", len(DEFAULT_TAXONOMY)), card, Path(tmp))
         bundle = load_bundle(tmp)
     model = bundle.model
@@ -64,7 +72,9 @@ def main() -> None:
         try:
             torch.softmax(model(batch), 1).numpy()
         finally:
-            predictor._hook = model.get_submodule("layer4").register_forward_hook(predictor._keep_features)
+            predictor._hook = model.get_submodule("layer4").register_forward_hook(
+                predictor._keep_features
+            )
 
     def ours():
         predictor.predict_batch(images)
@@ -79,8 +89,11 @@ def main() -> None:
             for c in range(k):
                 cam(input_tensor=batch, targets=[ClassifierOutputTarget(c)] * len(images))
 
-    methods = {"A prediction alone": plain, "B prediction + all heatmaps (CNSight)": ours,
-               f"C prediction + grad-cam x{k} classes": gradcam_per_class}
+    methods = {
+        "A prediction alone": plain,
+        "B prediction + all heatmaps (CNSight)": ours,
+        f"C prediction + grad-cam x{k} classes": gradcam_per_class,
+    }
     for fn in methods.values():  # warm-up
         fn()
     times: dict[str, list[float]] = {name: [] for name in methods}
@@ -91,8 +104,10 @@ def main() -> None:
             times[name].append((time.perf_counter() - t0) / args.batch * 1000)
     med = {name: statistics.median(v) for name, v in times.items()}
     base = med["A prediction alone"]
-    print(f"ResNet34, {args.size}x{args.size}, batch {args.batch}, {torch.get_num_threads()} threads, "
-          f"median of {args.reps} interleaved reps, torch {torch.__version__}\n")
+    print(
+        f"ResNet34, {args.size}x{args.size}, batch {args.batch}, {torch.get_num_threads()} threads, "
+        f"median of {args.reps} interleaved reps, torch {torch.__version__}\n"
+    )
     print("| method | ms / image | ratio to A |\n|---|---:|---:|")
     for name, m in med.items():
         print(f"| {name} | {m:.1f} | {m / base:.3f} |")

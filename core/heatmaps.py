@@ -55,7 +55,9 @@ def _cam_class(method: str):
     try:
         return classes[method]
     except KeyError:
-        raise ValueError(f"unknown heatmap method {method!r}; choose from {', '.join(CAM_METHODS)}") from None
+        raise ValueError(
+            f"unknown heatmap method {method!r}; choose from {', '.join(CAM_METHODS)}"
+        ) from None
 
 
 def compute_cam(
@@ -117,8 +119,9 @@ def render_overlay(
     return out
 
 
-def colormap_legend(width: int = 256, height: int = 12, colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
+def colormap_legend(
+    width: int = 256, height: int = 12, colormap: int = cv2.COLORMAP_JET
+) -> np.ndarray:
     """A horizontal colour bar (low -> high) matching ``render_overlay``, as RGB uint8."""
     ramp = np.tile(np.linspace(0, 255, width, dtype=np.uint8), (height, 1))
     return cv2.applyColorMap(ramp, colormap)[..., ::-1].copy()
-

@@ -37,7 +37,9 @@ def pick_device(requested: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("CUDA was requested but no CUDA device is available (use --device cpu or auto)")
+        raise ValueError(
+            "CUDA was requested but no CUDA device is available (use --device cpu or auto)"
+        )
     if requested not in ("cpu",) and not requested.startswith(("cuda", "mps")):
         raise ValueError(f"unknown device {requested!r}: use auto, cpu, cuda or cuda:N")
     return torch.device(requested)

@@ -101,7 +101,11 @@ class Predictor:
                 progress(len(results), len(images))
         return results
 
-    def extra_heatmap(self, image: LoadedImage, class_index: int, method: str, layer: str = "layer4") -> np.ndarray:
+    def extra_heatmap(
+        self, image: LoadedImage, class_index: int, method: str, layer: str = "layer4"
+    ) -> np.ndarray:
         """A heatmap by another ``grad-cam`` method (needs gradients; slower), crop x crop."""
         tensor, _ = prepare(image, self.bundle.card.preprocessing)
-        return compute_cam(self.model, tensor.to(self.device), class_index, method=method, layer=layer)
+        return compute_cam(
+            self.model, tensor.to(self.device), class_index, method=method, layer=layer
+        )

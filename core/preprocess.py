@@ -77,7 +77,11 @@ def normalize(t: torch.Tensor, spec: PreprocessSpec) -> torch.Tensor:
 def _centre_crop_box(h: int, w: int, spec: PreprocessSpec) -> tuple[float, int, int]:
     """Scale factor and crop offsets (in resized pixels) exactly as torchvision computes them."""
     scale = spec.resize / min(h, w)
-    new_h, new_w = (spec.resize, int(spec.resize * w / h)) if h <= w else (int(spec.resize * h / w), spec.resize)
+    new_h, new_w = (
+        (spec.resize, int(spec.resize * w / h))
+        if h <= w
+        else (int(spec.resize * h / w), spec.resize)
+    )
     top = int(round((new_h - spec.crop) / 2.0))
     left = int(round((new_w - spec.crop) / 2.0))
     return scale, top, left

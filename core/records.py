@@ -33,7 +33,11 @@ class ImageRef:
 
     @property
     def name(self) -> str:
-        return self.path.name if self.frame is None else f"{self.path.name} [{self.frame + 1}/{self.n_frames}]"
+        return (
+            self.path.name
+            if self.frame is None
+            else f"{self.path.name} [{self.frame + 1}/{self.n_frames}]"
+        )
 
 
 @dataclass(frozen=True)

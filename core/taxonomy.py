@@ -53,7 +53,9 @@ class Taxonomy:
         try:
             return self.class_names.index(name)
         except ValueError:
-            raise ValueError(f"unknown class {name!r}; known: {', '.join(self.class_names)}") from None
+            raise ValueError(
+                f"unknown class {name!r}; known: {', '.join(self.class_names)}"
+            ) from None
 
     @property
     def display_names(self) -> tuple[str, ...]:

@@ -14,12 +14,23 @@ from core.records import ImageRef, LoadedImage
 from core.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
 
-def make_bundle(out: Path, crop=64, resize=72, taxonomy: Taxonomy = DEFAULT_TAXONOMY, seed=0,
-                architecture="resnet34", half=False) -> Path:
+def make_bundle(
+    out: Path,
+    crop=64,
+    resize=72,
+    taxonomy: Taxonomy = DEFAULT_TAXONOMY,
+    seed=0,
+    architecture="resnet34",
+    half=False,
+) -> Path:
     torch.manual_seed(seed)
     model = build_model(architecture, len(taxonomy))
-    card = ModelCard(name="test-model", architecture=architecture, taxonomy=taxonomy,
-                     preprocessing=PreprocessSpec(resize=resize, crop=crop))
+    card = ModelCard(
+        name="test-model",
+        architecture=architecture,
+        taxonomy=taxonomy,
+        preprocessing=PreprocessSpec(resize=resize, crop=crop),
+    )
     save_bundle(model, card, out, half=half)
     return out
 

@@ -22,7 +22,9 @@ def safe_name(text: str) -> str:
     return _UNSAFE.sub("_", text).strip("._") or "unnamed"
 
 
-def overlay_panel(image: LoadedImage, pred: ImagePrediction, class_index: int, class_names: Sequence[str]) -> np.ndarray:
+def overlay_panel(
+    image: LoadedImage, pred: ImagePrediction, class_index: int, class_names: Sequence[str]
+) -> np.ndarray:
     """Original and heatmap side by side, a caption with the class and probability, a legend."""
     pixels = image.pixels
     over = render_overlay(pixels, pred.cams[class_index], pred.input_box)
@@ -33,9 +35,19 @@ def overlay_panel(image: LoadedImage, pred: ImagePrediction, class_index: int, c
     caption = np.zeros((bar_h, body.shape[1], 3), np.uint8)
     top = class_names[pred.pred_index]
     text = f"heatmap: {class_names[class_index]} ({pred.probs[class_index]:.3f})   predicted: {top} ({pred.probs[pred.pred_index]:.3f})"
-    cv2.putText(caption, text, (6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
-    cv2.putText(caption, RESEARCH_USE_ONLY.replace("\u2014", "-"), (6, 36), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                (255, 200, 0), 1, cv2.LINE_AA)
+    cv2.putText(
+        caption, text, (6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA
+    )
+    cv2.putText(
+        caption,
+        RESEARCH_USE_ONLY.replace("\u2014", "-"),
+        (6, 36),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.4,
+        (255, 200, 0),
+        1,
+        cv2.LINE_AA,
+    )
     legend_w = min(160, body.shape[1] // 3)
     legend = colormap_legend(legend_w, 10)
     caption[28:38, -legend_w - 6 : -6] = legend
@@ -59,7 +71,9 @@ def write_overlay(
         indices = list(classes)
     folder = out_dir / safe_name(patient_id)
     folder.mkdir(parents=True, exist_ok=True)
-    stem = safe_name(image.ref.path.stem) + ("" if image.ref.frame is None else f"_f{image.ref.frame:03d}")
+    stem = safe_name(image.ref.path.stem) + (
+        "" if image.ref.frame is None else f"_f{image.ref.frame:03d}"
+    )
     written = []
     for k in indices:
         path = folder / f"{stem}_{safe_name(class_names[k])}.png"

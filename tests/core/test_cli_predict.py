@@ -14,8 +14,13 @@ from PIL import Image
 from core.cli.predict import main
 from tests.core.test_imaging_builders import huge_png_header
 
-US_FILES = ["examples_ybr_color.dcm", "examples_jpeg2k.dcm", "examples_palette.dcm",
-            "examples_rgb_color.dcm", "ExplVR_BigEnd.dcm"]
+US_FILES = [
+    "examples_ybr_color.dcm",
+    "examples_jpeg2k.dcm",
+    "examples_palette.dcm",
+    "examples_rgb_color.dcm",
+    "ExplVR_BigEnd.dcm",
+]
 
 
 def _png_bytes(arr, mode=None) -> bytes:
@@ -60,21 +65,47 @@ def _rows(path):
 
 def test_mixed_good_bad_odd(tiny_bundle, mixed_inputs, tmp_path):
     out = tmp_path / "out"
-    rc = main([str(mixed_inputs / "good"), str(mixed_inputs / "bad"), str(mixed_inputs / "odd"),
-               "--model", str(tiny_bundle), "--out", str(out), "--heatmaps", "--no-progress"])
+    rc = main(
+        [
+            str(mixed_inputs / "good"),
+            str(mixed_inputs / "bad"),
+            str(mixed_inputs / "odd"),
+            "--model",
+            str(tiny_bundle),
+            "--out",
+            str(out),
+            "--heatmaps",
+            "--no-progress",
+        ]
+    )
     assert rc == 0
     rows = _rows(out / "images.csv")
     by_name = {os.path.basename(r["path"]): r for r in rows}
-    bad = ["empty.png", "noise.dcm", "noise.png", "truncated.png", "truncated.dcm", "notes.jpg", "huge.png"]
+    bad = [
+        "empty.png",
+        "noise.dcm",
+        "noise.png",
+        "truncated.png",
+        "truncated.dcm",
+        "notes.jpg",
+        "huge.png",
+    ]
     for name in bad:
         assert by_name[name]["error"], f"{name} should have an error"
         assert by_name[name]["pred"] == ""
-        assert sum(1 for r in rows if os.path.basename(r["path"]) == name) == 1, f"one row for {name}"
+        assert sum(1 for r in rows if os.path.basename(r["path"]) == name) == 1, (
+            f"one row for {name}"
+        )
     assert "100000" in by_name["huge.png"]["error"]
     for name in ["img0.png", "img1.png", "img2.png", "grey16.png", "cmyk.jpg", "palette.png"]:
         r = by_name[name]
-        assert r["error"] == "" and r["pred"] in ("normal", "anencephaly", "encephalocele",
-                                                   "holoprosencephaly", "rachischisis")
+        assert r["error"] == "" and r["pred"] in (
+            "normal",
+            "anencephaly",
+            "encephalocele",
+            "holoprosencephaly",
+            "rachischisis",
+        )
         probs = [float(r[k]) for k in r if k.startswith("p_")]
         assert len(probs) == 5 and abs(sum(probs) - 1) < 1e-4
     assert "out of scope" in by_name["ct.dcm"]["error"] and by_name["ct.dcm"]["pred"] == ""
@@ -103,16 +134,35 @@ def test_overlay_colours_follow_the_image(tiny_bundle, tmp_path):
     src.parent.mkdir()
     Image.fromarray(arr).save(src)
     out = tmp_path / "out"
-    assert main([str(src), "--model", str(tiny_bundle), "--out", str(out), "--heatmaps", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                str(src),
+                "--model",
+                str(tiny_bundle),
+                "--out",
+                str(out),
+                "--heatmaps",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     panel = np.asarray(Image.open(next((out / "heatmaps").rglob("*.png"))).convert("RGB"))
     left = panel[-10, 5]
     assert left[0] == 200 and left[1] == 0 and left[2] == 0
 
 
 def test_usage_errors(tiny_bundle, tmp_path, capsys):
-    assert main([str(tmp_path / "missing"), "--model", str(tiny_bundle), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main([str(tmp_path / "missing"), "--model", str(tiny_bundle), "--out", str(tmp_path / "o")])
+        == 2
+    )
     assert "missing" in capsys.readouterr().err
-    assert main([str(tmp_path), "--model", str(tmp_path / "nobundle"), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        main([str(tmp_path), "--model", str(tmp_path / "nobundle"), "--out", str(tmp_path / "o")])
+        == 2
+    )
     assert "not a model bundle" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["--help"])

@@ -65,7 +65,10 @@ def test_other_methods_on_request(tiny_bundle, method):
 
 def test_unknown_method(tiny_bundle):
     bundle = load_bundle(tiny_bundle)
-    with Predictor(bundle, device="cpu") as predictor, pytest.raises(ValueError, match="unknown heatmap method"):
+    with (
+        Predictor(bundle, device="cpu") as predictor,
+        pytest.raises(ValueError, match="unknown heatmap method"),
+    ):
         predictor.extra_heatmap(random_image(), 0, method="magic")
 
 
@@ -79,7 +82,11 @@ def test_overlay_only_inside_box_and_legend():
     centre = out[45, 55].astype(int)
     assert centre[0] > centre[2]  # hot = red in the jet colormap
     legend = colormap_legend(64, 4)
-    assert legend.shape == (4, 64, 3) and legend[0, 0, 2] > legend[0, 0, 0] and legend[0, -1, 0] > legend[0, -1, 2]
+    assert (
+        legend.shape == (4, 64, 3)
+        and legend[0, 0, 2] > legend[0, 0, 0]
+        and legend[0, -1, 0] > legend[0, -1, 2]
+    )
 
 
 def test_spec_from_bundle_used(tiny_bundle):

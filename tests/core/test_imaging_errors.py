@@ -90,7 +90,9 @@ def test_png_header_claiming_100000_squared_is_refused_from_the_header(tmp_path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 20_000_000, f"refusing the header allocated {peak} bytes"  # 10^10 px never allocated
+    assert peak < 20_000_000, (
+        f"refusing the header allocated {peak} bytes"
+    )  # 10^10 px never allocated
 
 
 @pytest.mark.parametrize(

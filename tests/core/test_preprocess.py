@@ -10,8 +10,14 @@ from tests.helpers import random_image
 def test_matches_published_eval_transform():
     """Resize(256) + CenterCrop(224) + ToTensor + Normalize, as the published study evaluates."""
     image = random_image(300, 400, seed=1)
-    reference = T.Compose([T.ToTensor(), T.Resize(256, antialias=True), T.CenterCrop(224),
-                           T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])(image.pixels)
+    reference = T.Compose(
+        [
+            T.ToTensor(),
+            T.Resize(256, antialias=True),
+            T.CenterCrop(224),
+            T.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )(image.pixels)
     ours, box = prepare(image, PreprocessSpec())
     assert ours.shape == (3, 224, 224)
     assert torch.allclose(ours, reference, atol=1e-5)

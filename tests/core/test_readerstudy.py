@@ -262,7 +262,16 @@ def test_cnsight_study_create_status_verify_export(tmp_path, capsys, caplog, tin
 
     study = tmp_path / "study"
     manifest = REPO / "resources" / "demo_study" / "manifest.csv"
-    args = ["create", str(study), "--data", str(manifest), "--readers", "R1,R2", "--washout-days", "0"]
+    args = [
+        "create",
+        str(study),
+        "--data",
+        str(manifest),
+        "--readers",
+        "R1,R2",
+        "--washout-days",
+        "0",
+    ]
     assert main([*args, "--model", str(tiny_bundle)]) == 0
     assert "5 of 5 cases have text burned into their pixels" in caplog.text  # the phantoms do
     protocol, _ = load_protocol(study)
@@ -284,7 +293,10 @@ def test_cnsight_study_create_status_verify_export(tmp_path, capsys, caplog, tin
     db.close()
     assert main(["verify", str(study)]) == 1
     assert "FAILS VERIFICATION - event 3 is missing" in capsys.readouterr().out
-    assert main(["create", str(tmp_path / "s2"), "--data", str(tmp_path / "none"), "--readers", "R1"]) == 2
+    assert (
+        main(["create", str(tmp_path / "s2"), "--data", str(tmp_path / "none"), "--readers", "R1"])
+        == 2
+    )
 
 
 def test_burned_in_annotation_is_read_from_dicom_headers_only():
