@@ -46,12 +46,12 @@ PYEOF
 stamp "phantoms: training seeds $SEEDS x $PATIENTS_PER_SEED patients (PNG + DICOM), in parallel"
 pids=()
 for s in $SEEDS; do
-  "$PY" -m core.cli.phantoms "$WORK/train/s$s" --patients "$PATIENTS_PER_SEED" --seed "$s" --format both --quiet &
+  "$PY" -m phantoms.cli "$WORK/train/s$s" --patients "$PATIENTS_PER_SEED" --seed "$s" --format both --quiet &
   pids+=($!)
 done
-"$PY" -m core.cli.phantoms "$WORK/select_png" --patients "$SELECT_PATIENTS" --seed 5 --format png --quiet &
+"$PY" -m phantoms.cli "$WORK/select_png" --patients "$SELECT_PATIENTS" --seed 5 --format png --quiet &
 pids+=($!)
-"$PY" -m core.cli.phantoms "$WORK/select_dicom" --patients "$SELECT_PATIENTS" --seed 5 --format dicom --quiet &
+"$PY" -m phantoms.cli "$WORK/select_dicom" --patients "$SELECT_PATIENTS" --seed 5 --format dicom --quiet &
 pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid"; done  # (a bare wait would also wait for the tee above)
 # One manifest over all seeds (paths relative to it).

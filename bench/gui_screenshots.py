@@ -33,10 +33,10 @@ def inputs(args, tmp: Path) -> tuple[Path, Path]:
         manifest = demo_study_dir() / "manifest.csv"
         study = manifest if manifest.is_file() else demo_study_dir()
     if study is None:
-        from core.phantoms.study import generate_study
+        from phantoms.phantom_set import generate_phantom_set
 
         log.warning("no demo study: using a phantom DICOM study")
-        study = generate_study(tmp / "study", n_patients=6, seed=11, fmt="dicom")
+        study = generate_phantom_set(tmp / "study", n_patients=6, seed=11, fmt="dicom")
     return study, args.model or default_model(tmp)
 
 

@@ -9,7 +9,7 @@ predicting the study. Runs offscreen.
         [--format png|dicom]
 
 Default model: resources/demo_model if present, else an untrained ResNet34 bundle at 224 px
-(the same compute as a trained one). The study: synthetic phantom PNGs (core.phantoms).
+(the same compute as a trained one). The study: synthetic phantom PNGs (phantoms).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ log = logging.getLogger("gui_stall")
 def make_study(out: Path, n_images: int, fmt: str = "png") -> Path:
     """A phantom study trimmed to exactly ``n_images`` rows of its manifest (for DICOM a row
     may be a cine, so the study then has more images than rows)."""
-    from core.phantoms.study import generate_study
+    from phantoms.phantom_set import generate_phantom_set
 
-    manifest = generate_study(out, n_patients=max(1, n_images // 4), seed=7, fmt=fmt)
+    manifest = generate_phantom_set(out, n_patients=max(1, n_images // 4), seed=7, fmt=fmt)
     rows = list(csv.DictReader(manifest.open()))[:n_images]
     if len(rows) < n_images:
         raise SystemExit(f"phantom study has only {len(rows)} images")
@@ -58,7 +58,7 @@ def default_model(tmp: Path) -> Path:
     if demo_model_dir().is_dir():
         return demo_model_dir()
     out = tmp / "resnet34_224"
-    code = f"from tests.helpers import make_bundle; make_bundle({str(out)!r}, crop=224, resize=256)"
+    code = f"from tests.support.models import make_bundle; make_bundle({str(out)!r}, crop=224, resize=256)"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
     return out
 

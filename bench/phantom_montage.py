@@ -20,8 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.phantoms import PHANTOM_CLASSES, PLANES, SITE_NAMES, render_image  # noqa: E402
 from core.taxonomy import display_name  # noqa: E402
+from phantoms import PHANTOM_CLASSES, PLANES, SITE_NAMES, render_image  # noqa: E402
 
 log = logging.getLogger("phantom_montage")
 

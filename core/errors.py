@@ -16,8 +16,12 @@ class ImageReadError(CNSightError):
         super().__init__(f"{self.path}: {reason}")
 
 
-class StudyError(CNSightError):
-    """A study (folder, manifest, DICOMDIR) could not be opened as a whole."""
+class DiscoveryError(CNSightError):
+    """An input (folder, manifest, DICOMDIR) could not be opened as a whole."""
+
+
+class ReaderStudyError(CNSightError):
+    """A reader study cannot be created, opened or written (protocol, enrolment, log)."""
 
 
 class BundleError(CNSightError):

@@ -81,7 +81,7 @@ class Patient:
 
 
 @dataclass(frozen=True)
-class Study:
+class Cohort:
     """What was found at a path: patients and the files that could not be used."""
 
     source: str

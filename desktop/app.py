@@ -140,12 +140,12 @@ def _build(settings):
     from .background import OpRunner
     from .main_window import MainWindow
     from .model_worker import ModelService
-    from .session import ReadingSession
-    from .viewmodels.study import StudyViewModel
+    from .pipeline import AnalysisPipeline
+    from .viewmodels.cohort import CohortViewModel
 
     # Owned by Python (no Qt parent): everything goes when main() returns, so main() can run
     # again in the same process (tests); session.shutdown() stops the threads first.
-    session = ReadingSession(StudyViewModel(), ModelService(), OpRunner())
+    session = AnalysisPipeline(CohortViewModel(), ModelService(), OpRunner())
     window = MainWindow(session, settings)
     return session, window
 
@@ -228,10 +228,10 @@ def _run_reading(args) -> int:
             "--study reads the study's own cases with the study's model: do not pass PATH, "
             "--demo or --model with it"
         )
-    from .reading.cases import open_study_session
+    from .reading.cases import open_reader_session
 
     try:
-        study = open_study_session(args.study, args.reader)
+        session = open_reader_session(args.study, args.reader)
     except (CNSightError, OSError, sqlite3.Error) as exc:
         return _usage_error(str(exc))
     from PySide6.QtCore import QTimer
@@ -241,7 +241,7 @@ def _run_reading(args) -> int:
 
     app = _application()
     settings, _tmp_settings = _settings_for(args)  # only the device is read from them
-    controller = ReadingController(study, device=args.device or settings.device)
+    controller = ReadingController(session, device=args.device or settings.device)
     window = ReadingWindow(controller)
     window.show()
     if args.screenshot is not None:

@@ -21,8 +21,8 @@ from core import prediction_csv
 from core.taxonomy import display_name
 
 from .rendering import deidentify_pixels
+from .viewmodels.cohort import CohortViewModel
 from .viewmodels.groups import patient_key
-from .viewmodels.study import StudyViewModel
 
 MAX_REPORT_IMAGES = 12
 
@@ -53,7 +53,7 @@ class ReportData:
     created: str
 
 
-def _report_refs(vm: StudyViewModel, key: str, verdict) -> list:
+def _report_refs(vm: CohortViewModel, key: str, verdict) -> list:
     """One image per file (for a cine, its frame most in favour of the verdict), the files
     most in favour of the verdict first, at most MAX_REPORT_IMAGES."""
     k = verdict.pred_index
@@ -69,7 +69,7 @@ def _report_refs(vm: StudyViewModel, key: str, verdict) -> list:
     return [r for _p, r in best[:MAX_REPORT_IMAGES]]
 
 
-def snapshot_patient(vm: StudyViewModel, model_info, opacity: float) -> ReportData:
+def snapshot_patient(vm: CohortViewModel, model_info, opacity: float) -> ReportData:
     """Everything the current patient's report needs (raises ValueError when not ready)."""
     from core.heatmaps import render_overlay  # torch: already loaded by the model thread
 
@@ -113,7 +113,7 @@ def write_patient_report(path: Path, data: ReportData) -> Path:
     return paint_report(Path(path), data)
 
 
-def write_predictions_csv(path: Path, vm: StudyViewModel) -> tuple[Path, Path]:
+def write_predictions_csv(path: Path, vm: CohortViewModel) -> tuple[Path, Path]:
     """``path``: one row per predicted image; ``<stem>_patients.csv``: one row per patient.
 
     Columns are ``cnsight-predict``'s (``core.prediction_csv``). In de-identified mode the

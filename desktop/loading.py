@@ -12,16 +12,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import CNSightError
-from core.records import FileError, ImageRef, LoadedImage, Patient, Study
+from core.records import Cohort, FileError, ImageRef, LoadedImage, Patient
 
 from .rendering import thumbnail
+from .viewmodels.cohort import PatientPixels
 from .viewmodels.groups import group_images
-from .viewmodels.study import PatientPixels
 
 log = logging.getLogger(__name__)
 
 ReadImageFn = Callable[[ImageRef], LoadedImage]
-DiscoverFn = Callable[..., Study]
+DiscoverFn = Callable[..., Cohort]
 
 
 def default_read_image(ref: ImageRef) -> LoadedImage:
@@ -30,8 +30,8 @@ def default_read_image(ref: ImageRef) -> LoadedImage:
     return read_image(ref)
 
 
-def default_discover(inputs: Sequence[Path], class_names: Sequence[str] | None = None) -> Study:
-    from core.study import discover
+def default_discover(inputs: Sequence[Path], class_names: Sequence[str] | None = None) -> Cohort:
+    from core.discovery import discover
 
     return discover(list(inputs), class_names=class_names)
 

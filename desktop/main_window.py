@@ -30,8 +30,8 @@ import core
 
 from .dialogs import ModelCardDialog, ShortcutsDialog
 from .main_window_io import WindowIO
+from .pipeline import AnalysisPipeline
 from .presenter import ViewerPresenter
-from .session import ReadingSession
 from .settings import AppSettings
 from .viewmodels.viewer import ViewerState
 from .widgets.controls import CineBar, HeatmapControls
@@ -49,7 +49,7 @@ class MainWindow(QMainWindow):
     closing = Signal()
 
     def __init__(
-        self, session: ReadingSession, settings: AppSettings, parent: QWidget | None = None
+        self, session: AnalysisPipeline, settings: AppSettings, parent: QWidget | None = None
     ):
         super().__init__(parent)
         self.session, self.vm, self.settings = session, session.vm, settings
@@ -214,7 +214,7 @@ class MainWindow(QMainWindow):
     def _on_study_opened(self, label: str) -> None:
         n = len(self.vm.patients)
         self._status(
-            f"Opened {n} patient{'s' if n != 1 else ''}, {len(self.vm.study.images)} images"
+            f"Opened {n} patient{'s' if n != 1 else ''}, {len(self.vm.cohort.images)} images"
         )
         self.progress.hide()
         self._update_title()
@@ -252,7 +252,7 @@ class MainWindow(QMainWindow):
         self._status("Analysis stopped (Ctrl+R resumes)")
 
     def _update_title(self) -> None:
-        source = self.vm.study.source if self.vm.study else ""
+        source = self.vm.cohort.source if self.vm.cohort else ""
         if self.vm.deidentified or not source:
             self.setWindowTitle("CNSight" + (" — de-identified" if self.vm.deidentified else ""))
         else:

@@ -7,8 +7,8 @@ from PySide6.QtCore import QObject, Signal
 
 from core.taxonomy import display_name
 
-from .session import ReadingSession
-from .viewmodels.study import StudyViewModel
+from .pipeline import AnalysisPipeline
+from .viewmodels.cohort import CohortViewModel
 from .viewmodels.viewer import HEATMAP_METHODS, ViewerState
 from .widgets.viewer import ImageViewer
 
@@ -18,9 +18,9 @@ class ViewerPresenter(QObject):
 
     def __init__(
         self,
-        vm: StudyViewModel,
+        vm: CohortViewModel,
         state: ViewerState,
-        session: ReadingSession,
+        session: AnalysisPipeline,
         viewer: ImageViewer,
         parent: QObject | None = None,
     ):

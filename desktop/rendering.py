@@ -20,7 +20,7 @@ REGION_TOP_MARGIN_FRACTION = 0.02
 HEATMAP_COLORMAP = cv2.COLORMAP_JET  # the default of core.heatmaps.render_overlay
 
 
-def window_lut(brightness: int, contrast_percent: int, invert: bool) -> np.ndarray:
+def brightness_contrast_lut(brightness: int, contrast_percent: int, invert: bool) -> np.ndarray:
     """256-entry lookup table: contrast about mid-grey, then brightness, then inversion."""
     values = np.arange(256, dtype=np.float32)
     values = (values - 128.0) * (contrast_percent / 100.0) + 128.0 + brightness
@@ -28,13 +28,13 @@ def window_lut(brightness: int, contrast_percent: int, invert: bool) -> np.ndarr
     return 255 - lut if invert else lut
 
 
-def apply_window(
+def apply_brightness_contrast(
     pixels: np.ndarray, brightness: int, contrast_percent: int, invert: bool
 ) -> np.ndarray:
     """Brightness/contrast/invert applied to H x W x 3 uint8 (returns the input when unchanged)."""
     if brightness == 0 and contrast_percent == 100 and not invert:
         return pixels
-    return cv2.LUT(pixels, window_lut(brightness, contrast_percent, invert))
+    return cv2.LUT(pixels, brightness_contrast_lut(brightness, contrast_percent, invert))
 
 
 def deidentify_pixels(pixels: np.ndarray, region: Box | None) -> np.ndarray:

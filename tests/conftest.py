@@ -1,7 +1,7 @@
-"""Shared test set-up. Qt must run offscreen before any QApplication exists (DESIGN §6)."""
+"""Shared test set-up. Qt must run offscreen before any QApplication exists, or pytest-qt
+aborts the process on a machine without a display."""
 
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -11,8 +11,6 @@ import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +24,6 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory):
     """A small untrained ResNet34 bundle (input 64 px) for fast tests; seeded, so deterministic."""
-    from tests.helpers import make_bundle
+    from tests.support.models import make_bundle
 
     return make_bundle(tmp_path_factory.mktemp("bundle") / "tiny", crop=64, resize=72)

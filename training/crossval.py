@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from core.bundle import load_bundle
-from core.errors import CNSightError, StudyError
+from core.errors import CNSightError
 from core.metrics import json_ready
 from core.predictor import Predictor
 from training import train
-from training.data import load_study
+from training.data import load_cohort
+from training.errors import TrainingError
 from training.evaluate import RESEARCH_USE_ONLY, Predictions, predict_images, write_prediction_csvs
 from training.report import write_report
 from training.run_files import command_line, setup_logging
@@ -56,7 +57,7 @@ def fold_plan(args: argparse.Namespace) -> list[dict]:
     """The per-fold overrides of the training arguments."""
     if args.aggregation == AUTO_RULE:
         # Each fold would choose its own rule, but the pooled out-of-fold metrics need one.
-        raise StudyError(
+        raise TrainingError(
             "cross-validation pools every fold under one patient rule: pass a fixed "
             "--aggregation (mean_softmax, majority_vote or geometric_mean), not auto"
         )
@@ -65,19 +66,19 @@ def fold_plan(args: argparse.Namespace) -> list[dict]:
     if args.split == "site":
         taxonomy = [c.strip() for c in args.classes.split(",")]
         sites = sorted(
-            {r.site for r in patient_rows(load_study(args.data, taxonomy, args.labels)) if r.site}
+            {r.site for r in patient_rows(load_cohort(args.data, taxonomy, args.labels)) if r.site}
         )
         if len(sites) < 2:
-            raise StudyError(
+            raise TrainingError(
                 f"leave-one-site-out needs at least two sites; found {sites or 'none'}"
             )
         return [{"test_site": s, "out": Path(args.out) / f"site_{s}"} for s in sites]
-    raise StudyError("cross-validation needs --split kfold or --split site")
+    raise TrainingError("cross-validation needs --split kfold or --split site")
 
 
 def predict_fold(bundle_dir: Path, test_manifest: Path, args: argparse.Namespace) -> Predictions:
     bundle = load_bundle(bundle_dir)
-    study = load_study(test_manifest, bundle.card.class_names)
+    study = load_cohort(test_manifest, bundle.card.class_names)
     refs = [r for r in study.images if r.label in bundle.card.class_names]
     with Predictor(bundle, device=args.device, batch_size=args.eval_batch_size) as predictor:
         return predict_images(predictor, refs, progress=not args.no_progress)

@@ -1,6 +1,6 @@
 """Training data: finding labelled studies, summarising them, and the torch Dataset.
 
-Inputs are whatever ``core.study.discover`` opens (manifest CSV, ``<class>/<patient_id>/``
+Inputs are whatever ``core.discovery.discover`` opens (manifest CSV, ``<class>/<patient_id>/``
 layout, DICOM folders), plus an optional labels CSV (``patient_id,label[,ga_weeks,site]``)
 that gives labels to studies that carry none (DICOM folders).
 
@@ -23,11 +23,12 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from core.augment import AugmentParams, augment
-from core.errors import ImageReadError, StudyError
+from core.discovery import discover
+from core.errors import ImageReadError
 from core.imaging import read_image
 from core.preprocess import PreprocessSpec, prepare
-from core.records import ImageRef, Patient, Study
-from core.study import discover
+from core.records import Cohort, ImageRef, Patient
+from training.errors import TrainingError
 
 log = logging.getLogger(__name__)
 MANIFEST_COLUMNS = ("path", "patient_id", "label", "ga_weeks", "site", "plane")
@@ -45,7 +46,7 @@ def read_labels_csv(path: Path) -> dict[str, dict]:
             reader = csv.DictReader(f)
             columns = set(reader.fieldnames or ())
             if not {"patient_id", "label"} <= columns:
-                raise StudyError(
+                raise TrainingError(
                     f"{path}: a labels CSV needs the columns patient_id,label "
                     f"(found: {', '.join(sorted(columns)) or 'none'})"
                 )
@@ -58,10 +59,10 @@ def read_labels_csv(path: Path) -> dict[str, dict]:
                 }
             return table
     except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise StudyError(f"{path}: cannot read the labels CSV ({e})") from None
+        raise TrainingError(f"{path}: cannot read the labels CSV ({e})") from None
 
 
-def apply_labels(study: Study, table: dict[str, dict]) -> Study:
+def apply_labels(study: Cohort, table: dict[str, dict]) -> Cohort:
     """The study with every image of a listed patient given that patient's label, GA and site."""
     patients = []
     for patient in study.patients:
@@ -89,11 +90,11 @@ def apply_labels(study: Study, table: dict[str, dict]) -> Study:
     return replace(study, patients=tuple(patients))
 
 
-def load_study(data: Path, class_names: Sequence[str], labels_csv: Path | None = None) -> Study:
+def load_cohort(data: Path, class_names: Sequence[str], labels_csv: Path | None = None) -> Cohort:
     """Discover the study at ``data`` and attach labels from ``labels_csv`` when given."""
     data = Path(data)
     if not data.exists():
-        raise StudyError(f"{data}: no such file or folder")
+        raise TrainingError(f"{data}: no such file or folder")
     # A manifest's labels are checked by check_labels (one clear message) rather than row by row;
     # for a folder the class names say which subfolders are the <class>/<patient_id>/ layout.
     study = discover([data], class_names=list(class_names) if data.is_dir() else None)
@@ -104,30 +105,30 @@ def load_study(data: Path, class_names: Sequence[str], labels_csv: Path | None =
     return study
 
 
-def check_labels(study: Study, class_names: Sequence[str]) -> None:
+def check_labels(study: Cohort, class_names: Sequence[str]) -> None:
     """Refuse data that cannot train a classifier, with a message that says what to fix."""
     if not study.patients:
-        raise StudyError(f"{study.source}: no images found")
+        raise TrainingError(f"{study.source}: no images found")
     labels = Counter(ref.label for ref in study.images)
     if set(labels) == {None}:
-        raise StudyError(
+        raise TrainingError(
             f"{study.source}: no image has a label; training needs labels (a manifest "
             "'label' column, the <class>/<patient_id>/ layout, or --labels CSV)"
         )
     unknown = sorted(str(k) for k in labels if k is not None and k not in class_names)
     if unknown:
-        raise StudyError(
+        raise TrainingError(
             f"labels not in the class list: {', '.join(unknown)} "
             f"(classes: {', '.join(class_names)}; set them with --classes)"
         )
     present = [k for k in labels if k is not None]
     if len(present) < 2:
-        raise StudyError(
+        raise TrainingError(
             f"all labelled images are {present[0]!r}: a classifier needs at least two classes"
         )
 
 
-def select_images(study: Study, patient_ids: Sequence[str]) -> list[ImageRef]:
+def select_images(study: Cohort, patient_ids: Sequence[str]) -> list[ImageRef]:
     """The labelled images of the given patients, in study order."""
     wanted = set(patient_ids)
     return [ref for p in study.patients if p.patient_id in wanted for ref in p.images if ref.label]
@@ -261,5 +262,5 @@ def collate_readable(batch):
     return default_collate(items) if items else None
 
 
-def patients_by_id(study: Study) -> dict[str, Patient]:
+def patients_by_id(study: Cohort) -> dict[str, Patient]:
     return {p.patient_id: p for p in study.patients}

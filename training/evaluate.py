@@ -23,12 +23,13 @@ from tqdm import tqdm
 from core import prediction_csv
 from core.aggregation import RULES
 from core.bundle import load_bundle
-from core.errors import CNSightError, ImageReadError, StudyError
+from core.errors import CNSightError, ImageReadError
 from core.imaging import read_image
 from core.metrics import json_ready
 from core.predictor import Predictor
 from core.records import FileError, ImageRef
-from training.data import load_study
+from training.data import load_cohort
+from training.errors import TrainingError
 from training.report import write_report
 from training.run_files import command_line, setup_logging
 from training.scoring import patient_table, score_predictions
@@ -226,17 +227,17 @@ def evaluate(args: argparse.Namespace) -> dict:
     bundle = load_bundle(args.model)
     names = bundle.card.class_names
     rule = args.rule or bundle.card.aggregation
-    study = load_study(args.data, names, args.labels)
+    study = load_cohort(args.data, names, args.labels)
     refs, excluded = labelled_images(study.images, names)
     if not refs:
-        raise StudyError(
+        raise TrainingError(
             f"{args.data}: no image is labelled with one of the model's classes "
             f"({', '.join(names)}); evaluation needs labels"
         )
     with Predictor(bundle, device=args.device, batch_size=args.batch_size) as predictor:
         predictions = predict_images(predictor, refs, progress=not args.no_progress)
     if not predictions.refs:
-        raise StudyError(f"{args.data}: none of the {len(refs)} labelled images could be read")
+        raise TrainingError(f"{args.data}: none of the {len(refs)} labelled images could be read")
     metrics = score_predictions(
         predictions.refs,
         predictions.probs,

@@ -8,7 +8,6 @@ import logging
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from core.errors import StudyError
 from core.model import build_model
 from core.preprocess import PreprocessSpec
 from training.checkpoint import (
@@ -21,6 +20,7 @@ from training.checkpoint import (
 )
 from training.data import ImageDataset, augment_params
 from training.engine import Recipe, make_loader, warmup_cosine
+from training.errors import TrainingError
 from training.run_files import args_to_dict
 
 log = logging.getLogger("cnsight.train")
@@ -63,7 +63,7 @@ def build_network(
 def build_recipe(model, weights, train_refs, val_refs, taxonomy, args, ctx, device) -> Recipe:
     """Loaders (this rank's shard), loss, AdamW, warm-up + cosine per step, AMP scaler."""
     if args.batch_size % ctx.world_size:
-        raise StudyError(
+        raise TrainingError(
             f"--batch-size {args.batch_size} must divide evenly over {ctx.world_size} processes"
         )
     spec = PreprocessSpec(resize=args.resize, crop=args.crop)
@@ -126,12 +126,12 @@ def resume(args, model, r: Recipe, split, taxonomy, run) -> tuple[dict, dict | N
     path = resolve_checkpoint(args.resume)
     ckpt = load_checkpoint(path)
     if ckpt["split_sha256"] != split.digest():
-        raise StudyError(
+        raise TrainingError(
             f"--resume {path}: the checkpoint was trained on another patient split "
             "(different data, split options or seed); refusing to mix them"
         )
     if tuple(ckpt["class_names"]) != taxonomy.class_names:
-        raise StudyError(f"--resume {path}: class names differ ({ckpt['class_names']})")
+        raise TrainingError(f"--resume {path}: class names differ ({ckpt['class_names']})")
     changed = {
         k: (v, args_to_dict(args).get(k))
         for k, v in ckpt["args"].items()

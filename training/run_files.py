@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.records import Study
+from core.records import Cohort
 from training.data import check_labels, select_images, write_manifest
 from training.distributed import DistContext
 from training.splits import Split, make_split, patient_rows
@@ -122,7 +122,7 @@ def run_log(run: RunPaths, ctx: DistContext):
 
 
 def split_and_record(
-    study: Study, class_names, args: argparse.Namespace, run: RunPaths, ctx: DistContext
+    study: Cohort, class_names, args: argparse.Namespace, run: RunPaths, ctx: DistContext
 ) -> Split:
     """Make the patient split and write it: split.json (ids) and splits/{train,val,test}.csv.
 

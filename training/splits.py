@@ -26,13 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from core.errors import StudyError
-from core.records import Study
+from core.records import Cohort
+from training.errors import TrainingError
 
 SPLIT_KINDS = ("holdout", "kfold", "site")
 
 
-class SplitError(StudyError):
+class SplitError(TrainingError):
     """The data cannot be split as asked (message is user-facing)."""
 
 
@@ -92,7 +92,7 @@ class Split:
         return self.summary() | {p: sorted(getattr(self, p)) for p in ("train", "val", "test")}
 
 
-def patient_rows(study: Study) -> list[PatientRow]:
+def patient_rows(study: Cohort) -> list[PatientRow]:
     """One row per patient that has a label; patients without one cannot be used for training."""
     rows = []
     for patient in study.patients:

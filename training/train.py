@@ -24,7 +24,7 @@ from core.errors import CNSightError
 from core.model import ARCHITECTURES, pick_device
 from core.taxonomy import DEFAULT_CLASS_NAMES, Taxonomy
 from training.bundling import finish
-from training.data import class_weights, load_study, select_images
+from training.data import class_weights, load_cohort, select_images
 from training.distributed import (
     DistContext,
     all_reduce_sum,
@@ -283,7 +283,7 @@ def train(args: argparse.Namespace) -> Path:
 
 def train_run(args, taxonomy: Taxonomy, run, ctx: DistContext, device: torch.device) -> Path:
     # Data and the patient split. The test split's images are never selected below.
-    study = load_study(args.data, taxonomy.class_names, args.labels)
+    study = load_cohort(args.data, taxonomy.class_names, args.labels)
     split = split_and_record(study, taxonomy.class_names, args, run, ctx)
     train_refs = select_images(study, split.train)
     val_refs = select_images(study, split.val)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .. import RESEARCH_USE_ONLY, prediction_csv
 from ..aggregation import RULES
-from ..errors import BundleError, CNSightError, StudyError
+from ..errors import BundleError, CNSightError, DiscoveryError
 from ..records import ImageRef, LoadedImage, Patient
 from ..resources import demo_model_dir
 from .overlays import write_overlay
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         return run(args)
-    except (BundleError, StudyError, ValueError) as e:
+    except (BundleError, DiscoveryError, ValueError) as e:
         print(f"cnsight-predict: error: {e}", file=sys.stderr)
         return 2
 
@@ -140,8 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     # Heavy imports here, after argument parsing, so --help is instant.
     from ..bundle import load_bundle
+    from ..discovery import discover
     from ..predictor import Predictor
-    from ..study import discover
 
     bundle_dir = args.model or demo_model_dir()
     bundle = load_bundle(bundle_dir)

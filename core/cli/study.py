@@ -120,10 +120,10 @@ def run_analyze(args: argparse.Namespace, command: str) -> dict:
 
 def run_create(args: argparse.Namespace) -> int:
     from core.bundle import load_bundle
+    from core.discovery import discover
     from core.readerstudy.privacy import burned_in_patients
     from core.readerstudy.protocol import create_protocol, save_protocol
     from core.resources import demo_model_dir
-    from core.study import discover
 
     model_dir = (args.model or demo_model_dir()).resolve()
     card = load_bundle(model_dir).card  # refuses a bundle the app would refuse

@@ -66,7 +66,7 @@ def window_parameters(ds: Dataset) -> tuple[float, float, str] | None:
     return center, width, function
 
 
-def apply_window(
+def apply_voi_window(
     arr: np.ndarray, center: float, width: float, function: str = "LINEAR"
 ) -> np.ndarray:
     """VOI LUT window (PS3.3 C.11.2.1.2): (0028,1050) Window Center, (0028,1051) Window Width,
@@ -106,7 +106,7 @@ def grey_to_unit(arr: np.ndarray, ds: Dataset, bits_stored: int = 8) -> np.ndarr
         return apply_voi_lut_sequence(values, ds)
     window = window_parameters(ds)
     if window is not None:
-        return apply_window(values, *window)
+        return apply_voi_window(values, *window)
     return minmax_to_unit(values)
 
 

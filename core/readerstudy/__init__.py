@@ -15,14 +15,14 @@ protocol's sha256, so a later edit of the log or the protocol is detected by ``v
 from core.readerstudy.export import export_reads, reads_rows
 from core.readerstudy.log import ReadLog, VerifyResult
 from core.readerstudy.protocol import Block, CaseSpec, Protocol, create_protocol, load_protocol
-from core.readerstudy.session import ReadingSession, SessionState, StudyComplete, WashoutPending
+from core.readerstudy.session import ReaderSession, SessionState, StudyComplete, WashoutPending
 
 __all__ = [
     "Block",
     "CaseSpec",
     "Protocol",
     "ReadLog",
-    "ReadingSession",
+    "ReaderSession",
     "SessionState",
     "StudyComplete",
     "VerifyResult",

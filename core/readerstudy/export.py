@@ -7,7 +7,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import StudyError
+from core.errors import ReaderStudyError
 from core.readerstudy.log import Event, ReadLog
 from core.readerstudy.protocol import Protocol, load_protocol
 
@@ -65,7 +65,7 @@ def reads_rows(study_dir: str | Path) -> tuple[list[dict], list[ReaderLogStatus]
     protocol, statuses = reader_logs(study_dir)
     failed = [s for s in statuses if not s.ok]
     if failed:
-        raise StudyError(
+        raise ReaderStudyError(
             f"the reading log of {failed[0].reader} fails verification - {failed[0].problem}"
         )
     rows = []

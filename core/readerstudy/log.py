@@ -18,7 +18,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import StudyError
+from core.errors import ReaderStudyError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -83,14 +83,14 @@ class ReadLog:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as e:
-            raise StudyError(f"{self.path}: not a readable reading log ({e})") from None
+            raise ReaderStudyError(f"{self.path}: not a readable reading log ({e})") from None
         first = self._db.execute("SELECT payload FROM events ORDER BY seq LIMIT 1").fetchone()
         if first is None:
             self.append(GENESIS, {"protocol_sha256": anchor, "reader": reader})
         else:
             started = json.loads(first[0])
             if started.get("protocol_sha256") != anchor or started.get("reader") != reader:
-                raise StudyError(
+                raise ReaderStudyError(
                     f"{self.path}: this log was started for another protocol or reader - the "
                     "study's protocol.json has changed since reading began (ask the coordinator)"
                 )
@@ -116,7 +116,7 @@ class ReadLog:
                 wanted = [payload.get(f) for f in unique_fields]
                 for (other,) in db.execute("SELECT payload FROM events WHERE kind = ?", (kind,)):
                     if [json.loads(other).get(f) for f in unique_fields] == wanted:
-                        raise StudyError(
+                        raise ReaderStudyError(
                             f"already recorded: {kind} for {dict(zip(unique_fields, wanted, strict=True))}"
                         )
             row = db.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import StudyError
+from core.errors import ReaderStudyError
 
 PROTOCOL_NAME = "protocol.json"
 SCHEMA = 1
@@ -63,11 +63,11 @@ class Protocol:
         for c in self.cases:
             if c.case_id == case_id:
                 return c
-        raise StudyError(f"case {case_id!r} is not in this study")
+        raise ReaderStudyError(f"case {case_id!r} is not in this study")
 
     def plan(self, reader: str) -> tuple[Block, ...]:
         if reader not in self.plans:
-            raise StudyError(
+            raise ReaderStudyError(
                 f"reader {reader!r} is not enrolled in this study ({', '.join(self.readers)})"
             )
         return self.plans[reader]
@@ -109,7 +109,7 @@ class Protocol:
     @classmethod
     def from_dict(cls, d: dict, source: str = PROTOCOL_NAME) -> Protocol:
         if d.get("schema") != SCHEMA:
-            raise StudyError(
+            raise ReaderStudyError(
                 f"{source}: unknown protocol schema {d.get('schema')!r} (this CNSight reads {SCHEMA})"
             )
         try:
@@ -128,7 +128,7 @@ class Protocol:
                 seed=int(d["seed"]), model=d.get("model"), rating=d.get("rating", cls.rating),
             )  # fmt: skip
         except (KeyError, TypeError, ValueError) as e:
-            raise StudyError(f"{source}: not a valid protocol ({e!r})") from None
+            raise ReaderStudyError(f"{source}: not a valid protocol ({e!r})") from None
 
 
 def _plans(readers, case_ids, treatments, seed: int) -> dict[str, tuple[Block, ...]]:
@@ -160,27 +160,27 @@ def create_protocol(
     readers = [r.strip() for r in readers if r.strip()]
     bad = [r for r in readers if not _READER_ID.match(r)]
     if bad:
-        raise StudyError(
+        raise ReaderStudyError(
             f"reader ids must be 1-32 letters, digits, '-' or '_': {', '.join(map(repr, bad))}"
         )
     if len(set(readers)) != len(readers) or len(readers) < 1:
-        raise StudyError("need at least one reader, each listed once")
+        raise ReaderStudyError("need at least one reader, each listed once")
     if normal_class not in class_names:
-        raise StudyError(
+        raise ReaderStudyError(
             f"the class list must contain {normal_class!r} (the truth of normal cases)"
         )
     if washout_days < 0:
-        raise StudyError(f"washout must be >= 0 days, got {washout_days}")
+        raise ReaderStudyError(f"washout must be >= 0 days, got {washout_days}")
     if model is None:
-        raise StudyError("aided reads need a model bundle")
+        raise ReaderStudyError("aided reads need a model bundle")
     unlabelled = [p.patient_id for p in patients if p.label not in class_names]
     if unlabelled:
-        raise StudyError(
+        raise ReaderStudyError(
             f"{len(unlabelled)} patient(s) without a truth label from the class list, e.g. "
             f"{', '.join(unlabelled[:3])}: a reader study needs the truth of every case"
         )
     if len(patients) < 2:
-        raise StudyError("need at least 2 cases")
+        raise ReaderStudyError("need at least 2 cases")
     width = max(3, len(str(len(patients))))
     cases = tuple(
         CaseSpec(f"C{i + 1:0{width}d}", p.patient_id, p.label, tuple(r.key for r in p.images))
@@ -207,7 +207,7 @@ def save_protocol(protocol: Protocol, study_dir: Path) -> Path:
     study_dir = Path(study_dir)
     path = study_dir / PROTOCOL_NAME
     if path.exists():
-        raise StudyError(
+        raise ReaderStudyError(
             f"{path} exists: a study's protocol is never overwritten (its logs are anchored on it)"
         )
     study_dir.mkdir(parents=True, exist_ok=True)
@@ -222,10 +222,10 @@ def load_protocol(study_dir: str | Path) -> tuple[Protocol, str]:
     """The protocol and the sha256 of its file's bytes."""
     path = Path(study_dir) / PROTOCOL_NAME
     if not path.is_file():
-        raise StudyError(f"{study_dir}: not a reader study (no {PROTOCOL_NAME})")
+        raise ReaderStudyError(f"{study_dir}: not a reader study (no {PROTOCOL_NAME})")
     raw = path.read_bytes()
     try:
         d = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise StudyError(f"{path}: not valid JSON ({e})") from None
+        raise ReaderStudyError(f"{path}: not valid JSON ({e})") from None
     return Protocol.from_dict(d, str(path)), hashlib.sha256(raw).hexdigest()

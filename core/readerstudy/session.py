@@ -8,26 +8,39 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import StudyError
+from core.errors import ReaderStudyError
 from core.readerstudy.log import ReadLog
 from core.readerstudy.protocol import AIDED, CaseSpec, load_protocol
 
 DECISION = "decision"
 
 
-class WashoutPending(StudyError):
-    """The reader finished a treatment block; the next starts after the washout."""
+@dataclass(frozen=True)
+class WashoutPending:
+    """The reader finished a treatment block; the next starts after the washout (a normal
+    outcome of ``current()``, not an error)."""
 
-    def __init__(self, available_at: _dt.datetime, treatment: str):
-        self.available_at = available_at
-        super().__init__(
-            f"the {treatment} reads start after the washout, on {available_at:%Y-%m-%d %H:%M} UTC "
+    available_at: _dt.datetime
+    treatment: str
+
+    @property
+    def message(self) -> str:
+        return (
+            f"the {self.treatment} reads start after the washout, on "
+            f"{self.available_at:%Y-%m-%d %H:%M} UTC "
             "(the same cases must not be remembered from the first reading)"
         )
 
 
-class StudyComplete(StudyError):
-    """Every case of every block is decided."""
+@dataclass(frozen=True)
+class StudyComplete:
+    """Every case of every block is decided (a normal outcome of ``current()``)."""
+
+    reader: str
+
+    @property
+    def message(self) -> str:
+        return f"reader {self.reader} has decided every case of this study - thank you"
 
 
 @dataclass(frozen=True)
@@ -50,7 +63,7 @@ def _parse(ts: str) -> _dt.datetime:
     return _dt.datetime.fromisoformat(ts)
 
 
-class ReadingSession:
+class ReaderSession:
     def __init__(
         self,
         study_dir: str | Path,
@@ -68,7 +81,7 @@ class ReadingSession:
         check = self.log.verify()
         if not check.ok:
             self.log.close()
-            raise StudyError(
+            raise ReaderStudyError(
                 f"reading log of {reader} fails verification: {check.problem}; ask the coordinator"
             )
         self.log.append("session_started", {})
@@ -76,7 +89,7 @@ class ReadingSession:
     def close(self) -> None:
         self.log.close()
 
-    def __enter__(self) -> ReadingSession:
+    def __enter__(self) -> ReaderSession:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -93,8 +106,8 @@ class ReadingSession:
         """(decisions made, decisions in the plan)."""
         return len(self.decided()), sum(len(b.case_ids) for b in self.plan)
 
-    def current(self) -> SessionState:
-        """The first undecided case in plan order; raises WashoutPending or StudyComplete."""
+    def current(self) -> SessionState | WashoutPending | StudyComplete:
+        """The first undecided case in plan order, else why there is none now."""
         done = self.decided()
         previous_end = None
         for i, block in enumerate(self.plan):
@@ -106,15 +119,13 @@ class ReadingSession:
             if previous_end is not None and not started:
                 available = previous_end + _dt.timedelta(days=self.protocol.washout_days)
                 if self.clock() < available:
-                    raise WashoutPending(available, block.treatment)
+                    return WashoutPending(available, block.treatment)
             case_id = todo[0]
             return SessionState(
                 self.reader, i, len(self.plan), block.treatment, self.protocol.case(case_id),
                 block.case_ids.index(case_id) + 1, len(block.case_ids),
             )  # fmt: skip
-        raise StudyComplete(
-            f"reader {self.reader} has decided every case of this study - thank you"
-        )
+        return StudyComplete(self.reader)
 
     def mark_shown(self, state: SessionState) -> None:
         """Log that the case was put on screen (audit trail; reading time is measured from here)."""
@@ -123,14 +134,18 @@ class ReadingSession:
     def submit(self, state: SessionState, class_call: str, rating: float, seconds: float) -> None:
         """Record the decision on ``state``'s case; durable when this returns."""
         if class_call not in self.protocol.class_names:
-            raise StudyError(
+            raise ReaderStudyError(
                 f"unknown class {class_call!r}; choose from {', '.join(self.protocol.class_names)}"
             )
         if not 0.0 <= float(rating) <= 100.0:
-            raise StudyError(f"the rating is a confidence from 0 to 100, got {rating}")
+            raise ReaderStudyError(f"the rating is a confidence from 0 to 100, got {rating}")
         now = self.current()
+        if not isinstance(now, SessionState):
+            raise ReaderStudyError(
+                f"case {state.case.case_id} cannot be decided now: {now.message}"
+            )
         if (now.treatment, now.case.case_id) != (state.treatment, state.case.case_id):
-            raise StudyError(
+            raise ReaderStudyError(
                 f"case {state.case.case_id} is not the case to decide now (that is {now.case.case_id})"
             )
         payload = {

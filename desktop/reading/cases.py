@@ -1,6 +1,6 @@
 """Plain steps of the reading mode (no Qt): open a reader's session, find a case's images.
 
-What readers may see of a case is decided here: the one-patient ``Study`` handed to the viewer
+What readers may see of a case is decided here: the one-patient ``Cohort`` handed to the viewer
 is relabelled with the case id (the patient id, the study UID, the truth label and the site are
 dropped from every image), so no widget downstream can show them by accident. File paths stay
 inside the refs (needed to read the pixels); the reading window never shows them.
@@ -12,27 +12,26 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from core.errors import CNSightError, StudyError
-from core.readerstudy import ReadingSession as StudySession
+from core.errors import CNSightError, ReaderStudyError
+from core.readerstudy import ReaderSession
 from core.readerstudy.protocol import CaseSpec, Protocol, load_protocol
-from core.records import ImageRef, Patient, Study
+from core.records import Cohort, ImageRef, Patient
+from desktop.loading import DiscoverFn, default_discover
 
 log = logging.getLogger(__name__)
 
-DiscoverFn = Callable[..., Study]
 
-
-class CaseUnavailable(StudyError):
+class CaseUnavailable(ReaderStudyError):
     """A case cannot be shown. The message is for the reader: case id, no path, no patient id;
     the details (paths) go to the log for the coordinator."""
 
 
-def open_study_session(study_dir: str | Path, reader: str) -> StudySession:
-    """The reader's core session, or StudyError with a message for the command line.
+def open_reader_session(study_dir: str | Path, reader: str) -> ReaderSession:
+    """The reader's core session, or ReaderStudyError with a message for the command line.
 
     Checked before any window opens (exit code 2): the protocol, that the reader is enrolled,
     that the data the cases come from is there, and that the log opens and verifies. The log is
@@ -40,19 +39,19 @@ def open_study_session(study_dir: str | Path, reader: str) -> StudySession:
     """
     study_dir = Path(study_dir)
     if not study_dir.is_dir():
-        raise StudyError(f"{study_dir}: no such study folder")
+        raise ReaderStudyError(f"{study_dir}: no such study folder")
     protocol, _sha = load_protocol(study_dir)
-    protocol.plan(reader)  # unknown reader -> StudyError naming the enrolled ones
+    protocol.plan(reader)  # unknown reader -> ReaderStudyError naming the enrolled ones
     data = protocol.data_path(study_dir)
     if not data.exists():
-        raise StudyError(
+        raise ReaderStudyError(
             f"the study's data ({data}, 'data' in protocol.json) is missing: connect or restore "
             "it, or ask the study coordinator"
         )
     try:
-        return StudySession(study_dir, reader)
+        return ReaderSession(study_dir, reader)
     except (OSError, sqlite3.Error) as exc:  # e.g. a read-only study folder
-        raise StudyError(f"{study_dir}: the reading log cannot be written ({exc})") from None
+        raise ReaderStudyError(f"{study_dir}: the reading log cannot be written ({exc})") from None
 
 
 def model_path(protocol: Protocol, study_dir: Path) -> Path | None:
@@ -100,24 +99,18 @@ def select_case_images(case: CaseSpec, refs: Sequence[ImageRef]) -> list[ImageRe
     return [c for c in chosen if c is not None]
 
 
-def anonymous_study(case: CaseSpec, refs: Sequence[ImageRef]) -> Study:
+def anonymous_cohort(case: CaseSpec, refs: Sequence[ImageRef]) -> Cohort:
     """A one-patient study named by the case id; nothing that identifies the patient or gives
     the truth away is left in the refs."""
     images = tuple(
         replace(r, patient_id=case.case_id, study_uid="", label=None, site=None) for r in refs
     )
-    return Study(source=case.case_id, patients=(Patient(case.case_id, images),))
-
-
-def default_discover(inputs: Sequence[Path], class_names: Sequence[str] | None = None) -> Study:
-    from core.study import discover
-
-    return discover(list(inputs), class_names=class_names)
+    return Cohort(source=case.case_id, patients=(Patient(case.case_id, images),))
 
 
 class CaseSource:
     """Cases -> their one-patient studies. The data is discovered once (headers only), on the
-    first case, off the GUI thread (the pipeline calls ``study_for`` from its thread pool)."""
+    first case, off the GUI thread (the pipeline calls ``cohort_for`` from its thread pool)."""
 
     def __init__(
         self, protocol: Protocol, study_dir: Path, discover: DiscoverFn = default_discover
@@ -150,7 +143,7 @@ class CaseSource:
         with self._lock:
             self._by_patient = None
 
-    def study_for(self, case_id: str) -> Study:
+    def cohort_for(self, case_id: str) -> Cohort:
         case = self.protocol.case(case_id)
         refs = self._images_by_patient().get(case.patient_id, [])
         if not refs:
@@ -159,4 +152,4 @@ class CaseSource:
                 f"Case {case_id}: its images can no longer be found in the study's data. Ask the "
                 "study coordinator (the details are in the log)."
             )
-        return anonymous_study(case, select_case_images(case, refs))
+        return anonymous_cohort(case, select_case_images(case, refs))

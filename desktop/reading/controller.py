@@ -1,10 +1,10 @@
 """ReadingController: the case flow of the reading mode, no widgets.
 
-All reading state lives in the core session (``core.readerstudy.ReadingSession``): which case
+All reading state lives in the core session (``core.readerstudy.ReaderSession``): which case
 comes next, the washout, the decisions. The controller asks it for the current case, shows it,
 hands the decision back and asks again - it keeps no state of its own that a crash could lose.
 
-Showing a case reuses the main window's pipeline (``desktop.session.ReadingSession``: pixels on
+Showing a case reuses the main window's pipeline (``desktop.pipeline.AnalysisPipeline``: pixels on
 the thread pool, the model in its own thread, stale answers dropped) on a one-patient study
 named by the case id. Blinding is enforced here, in three layers:
 
@@ -27,26 +27,24 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from core.errors import BundleError, StudyError
-from core.readerstudy import ReadingSession as StudySession
-from core.readerstudy import SessionState, StudyComplete, WashoutPending
+from core.errors import BundleError, ReaderStudyError
+from core.readerstudy import ReaderSession, SessionState, StudyComplete, WashoutPending
 
 from .. import model_worker
 from ..background import OpRunner
 from ..model_worker import ModelService
-from ..session import ReadingSession as Pipeline
-from ..viewmodels.study import PatientStatus, StudyViewModel
+from ..pipeline import AnalysisPipeline
+from ..viewmodels.cohort import CohortViewModel, PatientStatus
 from .cases import CaseSource, CaseUnavailable, model_path
 
 log = logging.getLogger(__name__)
 
 
-def _sentence(exc: BaseException) -> str:
-    text = str(exc)
+def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-class CaseViewModel(StudyViewModel):
+class CaseViewModel(CohortViewModel):
     """The study view-model, always de-identified, calling the patient by its case id."""
 
     def __init__(self, parent: QObject | None = None):
@@ -99,19 +97,21 @@ class ReadingController(QObject):
 
     def __init__(
         self,
-        study: StudySession,
+        session: ReaderSession,
         device: str = "auto",
         predictor_factory=None,
         parent: QObject | None = None,
     ):
         super().__init__(parent)
-        self.study, self.device = study, device
-        self.protocol = study.protocol
+        self.session, self.device = session, device
+        self.protocol = session.protocol
         self.vm = CaseViewModel(self)
-        self.source = CaseSource(self.protocol, study.study_dir)
+        self.source = CaseSource(self.protocol, session.study_dir)
         expected = (self.protocol.model or {}).get("weights_sha256", "")
         self.model_service = ModelService(predictor_factory or verified_predictor_factory(expected))
-        self.pipeline = Pipeline(self.vm, self.model_service, OpRunner(), discover=self._discover)
+        self.pipeline = AnalysisPipeline(
+            self.vm, self.model_service, OpRunner(), discover=self._discover
+        )
         self.pipeline.set_analysis_allowed(False)  # closed until an aided case opens it
         self.state: SessionState | None = None
         self.shown_at: float | None = None  # time.monotonic() of mark_shown
@@ -128,7 +128,7 @@ class ReadingController(QObject):
         a pool thread; any failure reaches the reader as a message without paths."""
         case_id = Path(inputs[0]).name
         try:
-            return self.source.study_for(case_id)
+            return self.source.cohort_for(case_id)
         except CaseUnavailable:
             raise
         except Exception as exc:
@@ -143,23 +143,23 @@ class ReadingController(QObject):
         """Ask the core session for the case to read now and prepare it (or say why none)."""
         self.state, self.shown_at = None, None
         try:
-            state = self.study.current()
-        except WashoutPending as exc:
+            state = self.session.current()
+        except (ReaderStudyError, sqlite3.Error) as exc:
             self._close_ai()
-            local = exc.available_at.astimezone()
+            self.message.emit("error", "Reading cannot continue", str(exc))
+            return
+        if isinstance(state, WashoutPending):
+            self._close_ai()
+            local = state.available_at.astimezone()
             self.message.emit(
                 "washout",
                 f"Washout: the next block opens on {local:%A %d %B %Y, %H:%M}",
-                f"You have finished this block - thank you. {_sentence(exc)}",
+                f"You have finished this block - thank you. {_sentence(state.message)}",
             )
             return
-        except StudyComplete as exc:
+        if isinstance(state, StudyComplete):
             self._close_ai()
-            self.message.emit("complete", "Study complete", _sentence(exc))
-            return
-        except (StudyError, sqlite3.Error) as exc:
-            self._close_ai()
-            self.message.emit("error", "Reading cannot continue", str(exc))
+            self.message.emit("complete", "Study complete", _sentence(state.message))
             return
         self.state = state
         if state.ai_allowed:
@@ -183,8 +183,8 @@ class ReadingController(QObject):
             return "No case is on screen."
         seconds = time.monotonic() - self.shown_at
         try:
-            self.study.submit(state, class_call, rating, seconds)
-        except (StudyError, sqlite3.Error, OSError) as exc:
+            self.session.submit(state, class_call, rating, seconds)
+        except (ReaderStudyError, sqlite3.Error, OSError) as exc:
             log.error("submit of case %s refused: %s", state.case.case_id, exc)
             return f"Not recorded: {exc}"
         log.info("case %s (%s) decided in %.1f s", state.case.case_id, state.treatment, seconds)
@@ -193,7 +193,7 @@ class ReadingController(QObject):
         return ""
 
     def progress(self) -> tuple[int, int]:
-        return self.study.progress()
+        return self.session.progress()
 
     def shutdown(self) -> None:
         """Window closing: stop the threads, close the log. An undecided case comes again."""
@@ -202,7 +202,7 @@ class ReadingController(QObject):
         self._closed = True
         self.state, self.shown_at = None, None
         self.pipeline.shutdown()
-        self.study.close()
+        self.session.close()
 
     # ----- AI gate ---------------------------------------------------------------------------
     def _model_ready(self) -> bool:
@@ -211,7 +211,7 @@ class ReadingController(QObject):
     def _open_ai(self) -> None:
         self.pipeline.set_analysis_allowed(True)
         if not self._model_ready() and not self._model_requested:
-            path = model_path(self.protocol, self.study.study_dir)
+            path = model_path(self.protocol, self.session.study_dir)
             if path is None:
                 self._fail("This study names no AI model, so its aided reads cannot be shown.")
                 return
@@ -261,8 +261,8 @@ class ReadingController(QObject):
             if self.vm.verdict(key) is None:
                 return  # aided: on screen with its AI results, not before
         try:
-            self.study.mark_shown(self.state)
-        except (StudyError, sqlite3.Error, OSError) as exc:
+            self.session.mark_shown(self.state)
+        except (ReaderStudyError, sqlite3.Error, OSError) as exc:
             self._fail(f"The reading log cannot be written: {exc}")
             return
         self.shown_at = time.monotonic()

@@ -82,7 +82,7 @@ class ReadingWindow(QMainWindow):
         self.decision = DecisionState(self)
         self.setObjectName("readingWindow")
         title = controller.protocol.title or f"study {controller.protocol.study_id}"
-        self.setWindowTitle(f"CNSight — reader study: {title} — reader {controller.study.reader}")
+        self.setWindowTitle(f"CNSight — reader study: {title} — reader {controller.session.reader}")
         self.resize(1440, 900)
         self._build()
         self.presenter = ViewerPresenter(
@@ -100,7 +100,7 @@ class ReadingWindow(QMainWindow):
         self.banner = QLabel(core.RESEARCH_USE_ONLY)
         self.banner.setObjectName("researchBanner")
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.header = QLabel(f"Reader {self.controller.study.reader}")
+        self.header = QLabel(f"Reader {self.controller.session.reader}")
         self.header.setObjectName("caseHeader")
         self.header.setStyleSheet("font-size: 16px; font-weight: 700; padding: 6px 10px;")
         self.pages = QStackedWidget()
@@ -297,7 +297,7 @@ class ReadingWindow(QMainWindow):
         self._show_ai(False)
         self.decision.reset(())
         self.actions_by_name["submit"].setEnabled(False)
-        self.header.setText(f"Reader {self.controller.study.reader}")
+        self.header.setText(f"Reader {self.controller.session.reader}")
         self.message_title.setText(title)
         self.message_text.setText(text)
         self.message_page.setProperty("kind", kind)
@@ -312,7 +312,7 @@ class ReadingWindow(QMainWindow):
             log.warning("progress unavailable: %s", exc)
             return
         self.progress_label.setText(
-            f"Reader {self.controller.study.reader}  ·  {decided} of {planned} decisions recorded"
+            f"Reader {self.controller.session.reader}  ·  {decided} of {planned} decisions recorded"
         )
 
     # ----- actions ---------------------------------------------------------------------------

@@ -7,12 +7,12 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QToolButt
 
 from core.taxonomy import display_name
 
-from ..viewmodels.study import StudyViewModel
+from ..viewmodels.cohort import CohortViewModel
 from ..viewmodels.viewer import HEATMAP_METHODS, ViewerState, frame_interval_ms
 
 
 class HeatmapControls(QWidget):
-    def __init__(self, vm: StudyViewModel, state: ViewerState, parent: QWidget | None = None):
+    def __init__(self, vm: CohortViewModel, state: ViewerState, parent: QWidget | None = None):
         super().__init__(parent)
         self.vm, self.state = vm, state
         self.toggle = QToolButton()
@@ -98,7 +98,7 @@ class HeatmapControls(QWidget):
 class CineBar(QWidget):
     """Play/pause and scrub a multi-frame file at its frame rate (else 30 fps)."""
 
-    def __init__(self, vm: StudyViewModel, state: ViewerState, parent: QWidget | None = None):
+    def __init__(self, vm: CohortViewModel, state: ViewerState, parent: QWidget | None = None):
         super().__init__(parent)
         self.vm, self.state = vm, state
         self.play = QToolButton()

@@ -13,13 +13,13 @@ from PySide6.QtWidgets import (
 )
 
 from ..deid import visible_header
-from ..viewmodels.study import StudyViewModel
+from ..viewmodels.cohort import CohortViewModel
 
 
 class TagView(QTableWidget):
     """The current image's header (LoadedImage.header), identifying fields hidden when de-identified."""
 
-    def __init__(self, vm: StudyViewModel, parent=None):
+    def __init__(self, vm: CohortViewModel, parent=None):
         super().__init__(0, 2, parent)
         self.vm = vm
         self.setObjectName("tagView")
@@ -62,7 +62,7 @@ class TagView(QTableWidget):
 class ErrorList(QListWidget):
     """Files that could not be used, one line each with the reason (non-modal)."""
 
-    def __init__(self, vm: StudyViewModel, parent=None):
+    def __init__(self, vm: CohortViewModel, parent=None):
         super().__init__(parent)
         self.vm = vm
         self.setObjectName("errorList")

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
 from core.taxonomy import display_name
 
 from .. import theme
+from ..viewmodels.cohort import CohortViewModel, PatientStatus
 from ..viewmodels.groups import patient_key
-from ..viewmodels.study import PatientStatus, StudyViewModel
 
 KEY_ROLE = Qt.ItemDataRole.UserRole
 BADGE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -31,7 +31,7 @@ _STATUS_TEXT = {
 }
 
 
-def badge_for(vm: StudyViewModel, key: str) -> tuple[str, str]:
+def badge_for(vm: CohortViewModel, key: str) -> tuple[str, str]:
     """Badge text and colour: the verdict with its probability, else the pipeline state."""
     verdict = vm.verdict(key)
     if verdict is not None:
@@ -99,7 +99,7 @@ class _BadgeDelegate(QStyledItemDelegate):
 class PatientList(QListWidget):
     """Thin: rebuilt from the view-model, selection forwarded to it."""
 
-    def __init__(self, vm: StudyViewModel, parent=None):
+    def __init__(self, vm: CohortViewModel, parent=None):
         super().__init__(parent)
         self.vm = vm
         self.setObjectName("patientList")

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 from core.taxonomy import display_name
 
 from .. import theme
+from ..viewmodels.cohort import CohortViewModel, PatientStatus
 from ..viewmodels.groups import patient_key
-from ..viewmodels.study import PatientStatus, StudyViewModel
 
 
 class ProbabilityBars(QWidget):
@@ -97,7 +97,7 @@ def _title(text: str) -> QLabel:
 class ResultsPanel(QWidget):
     driver_clicked = Signal(str)  # image key
 
-    def __init__(self, vm: StudyViewModel, parent: QWidget | None = None):
+    def __init__(self, vm: CohortViewModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.vm = vm
         self.setObjectName("resultsPanel")

@@ -20,8 +20,8 @@ from core.taxonomy import display_name
 
 from .. import theme
 from ..rendering import deidentify_pixels, to_qimage
+from ..viewmodels.cohort import CohortViewModel
 from ..viewmodels.groups import patient_key
-from ..viewmodels.study import StudyViewModel
 
 THUMB_W, THUMB_H = 96, 72
 IMAGE_ROLE = Qt.ItemDataRole.UserRole
@@ -37,7 +37,7 @@ def deidentified_thumbnail(thumb: np.ndarray, image) -> np.ndarray:
     return deidentify_pixels(thumb, region)
 
 
-def prediction_text(vm: StudyViewModel, probs: np.ndarray | None) -> tuple[str, str]:
+def prediction_text(vm: CohortViewModel, probs: np.ndarray | None) -> tuple[str, str]:
     if probs is None or not vm.class_names:
         return "…", theme.PENDING_COLOUR
     k = int(np.argmax(probs))
@@ -102,7 +102,7 @@ class _ThumbDelegate(QStyledItemDelegate):
 
 
 class ThumbnailStrip(QListWidget):
-    def __init__(self, vm: StudyViewModel, parent=None):
+    def __init__(self, vm: CohortViewModel, parent=None):
         super().__init__(parent)
         self.vm = vm
         self.setObjectName("thumbnailStrip")

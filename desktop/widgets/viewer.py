@@ -25,7 +25,13 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from core.records import Box, LoadedImage
 
-from ..rendering import apply_window, deidentify_pixels, heatmap_layer, legend_pixels, to_qimage
+from ..rendering import (
+    apply_brightness_contrast,
+    deidentify_pixels,
+    heatmap_layer,
+    legend_pixels,
+    to_qimage,
+)
 from ..viewmodels.viewer import ViewerState
 
 _TEXT = QColor("#e8eaed")
@@ -144,7 +150,9 @@ class ImageViewer(QWidget):
             pixels = self._image.pixels
             if self._deidentified:
                 pixels = deidentify_pixels(pixels, self._image.region)
-            self._base = to_qimage(apply_window(pixels, st.brightness, st.contrast, st.invert))
+            self._base = to_qimage(
+                apply_brightness_contrast(pixels, st.brightness, st.contrast, st.invert)
+            )
             self._base_key = key
         return self._base
 

@@ -6,7 +6,7 @@ import torch
 
 from core.augment import AugmentParams, augment, sample_crop_box
 from core.preprocess import PreprocessSpec, prepare
-from tests.helpers import random_image
+from tests.support.models import random_image
 
 SPEC = PreprocessSpec(resize=72, crop=64)
 OFF = AugmentParams(

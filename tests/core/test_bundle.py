@@ -7,7 +7,7 @@ from safetensors.torch import load_file, save_file
 from core.bundle import CARD_NAME, WEIGHTS_NAME, load_bundle, read_card, sha256_file
 from core.errors import BundleError
 from core.taxonomy import Taxonomy
-from tests.helpers import make_bundle
+from tests.support.models import make_bundle
 
 
 @pytest.fixture()

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from core.cli.predict import main
-from tests.core.test_imaging_builders import huge_png_header
+from tests.support.dicom_files import huge_png_header
 
 US_FILES = [
     "examples_ybr_color.dcm",

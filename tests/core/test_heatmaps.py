@@ -10,7 +10,7 @@ from core.bundle import load_bundle
 from core.heatmaps import colormap_legend, render_overlay, upsample
 from core.predictor import Predictor
 from core.preprocess import PreprocessSpec, prepare
-from tests.helpers import make_bundle, random_image
+from tests.support.models import make_bundle, random_image
 
 
 @pytest.fixture(scope="module")

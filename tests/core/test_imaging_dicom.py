@@ -19,7 +19,7 @@ from pydicom.uid import (
 
 from core.imaging import probe_file, read_image
 from core.records import ImageRef
-from tests.core.test_imaging_builders import (
+from tests.support.dicom_files import (
     base_dataset,
     colour_patches,
     patch_centres,

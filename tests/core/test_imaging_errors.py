@@ -15,7 +15,7 @@ from pydicom.uid import MPEG2MPML, JPEGBaseline8Bit
 from core.errors import ImageReadError
 from core.imaging import dicom_decode, probe_file, read_image
 from core.records import ImageRef
-from tests.core.test_imaging_builders import (
+from tests.support.dicom_files import (
     base_dataset,
     colour_patches,
     huge_png_header,

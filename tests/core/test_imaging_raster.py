@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from core.imaging import is_candidate, probe_file, read_image
-from tests.core.test_imaging_builders import colour_patches, patch_centres
+from tests.support.dicom_files import colour_patches, patch_centres
 
 
 def read(path):

@@ -12,32 +12,32 @@ from pydicom.pixels import convert_color_space
 from core.imaging.dicom_header import expected_pixel_bytes, parse_pixel_element
 from core.imaging.dicom_info import frame_time_ms, modality_warning, ultrasound_region
 from core.imaging.dicom_pixels import (
-    apply_window,
+    apply_voi_window,
     grey_to_unit,
     invert_monochrome1,
     to_display_rgb,
 )
 from core.imaging.raster import header_dimensions
 from core.imaging.scaling import composite_on_black, minmax_to_unit
-from tests.core.test_imaging_builders import colour_patches, huge_png_header, region_item
+from tests.support.dicom_files import colour_patches, huge_png_header, region_item
 
 
 def test_linear_window_follows_the_standard():
     # PS3.3 C.11.2.1.2.1: c=2048, w=4096 maps 0 -> 0 and 4095 -> 1
-    out = apply_window(np.array([0, 2048, 4095, 5000]), 2048, 4096)
+    out = apply_voi_window(np.array([0, 2048, 4095, 5000]), 2048, 4096)
     assert out[0] == 0.0 and out[2] == pytest.approx(1.0) and out[3] == 1.0
     assert out[1] == pytest.approx(0.5, abs=1e-3)
 
 
 def test_linear_exact_and_sigmoid_windows():
     x = np.array([0.0, 50.0, 100.0])
-    np.testing.assert_allclose(apply_window(x, 50, 100, "LINEAR_EXACT"), [0.0, 0.5, 1.0])
-    sig = apply_window(x, 50, 100, "SIGMOID")
+    np.testing.assert_allclose(apply_voi_window(x, 50, 100, "LINEAR_EXACT"), [0.0, 0.5, 1.0])
+    sig = apply_voi_window(x, 50, 100, "SIGMOID")
     assert sig[1] == pytest.approx(0.5) and 0 < sig[0] < 0.2 and 0.8 < sig[2] < 1
 
 
 def test_window_of_width_one_is_a_threshold():
-    out = apply_window(np.array([9, 10, 11]), 10.5, 1)
+    out = apply_voi_window(np.array([9, 10, 11]), 10.5, 1)
     assert list(out) == [0.0, 0.0, 1.0]
 
 

@@ -4,7 +4,7 @@ import pytest
 from core.bundle import load_bundle
 from core.errors import CancelledError
 from core.predictor import Predictor
-from tests.helpers import random_image
+from tests.support.models import random_image
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import torch
 from torchvision import transforms as T
 
 from core.preprocess import IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec, prepare
-from tests.helpers import random_image
+from tests.support.models import random_image
 
 
 def test_matches_published_eval_transform():

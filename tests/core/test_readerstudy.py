@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import StudyError
+from core.errors import ReaderStudyError
 from core.mrmc import analyze, load_reads
 from core.readerstudy import (
-    ReadingSession,
+    ReaderSession,
     StudyComplete,
     WashoutPending,
     create_protocol,
@@ -51,12 +51,11 @@ def _study(tmp_path, readers=("R1", "R2"), washout=0.0, **kw) -> Path:
 
 
 def _read_all(study, reader, rating=lambda case: 50.0, stop_after=None):
-    with ReadingSession(study, reader) as session:
+    with ReaderSession(study, reader) as session:
         n = 0
         while stop_after is None or n < stop_after:
-            try:
-                state = session.current()
-            except StudyComplete:
+            state = session.current()
+            if isinstance(state, StudyComplete):
                 break
             session.mark_shown(state)
             session.submit(
@@ -104,76 +103,78 @@ def test_bad_protocols_are_refused(kwargs, message):
         "class_names": DEFAULT_CLASS_NAMES,
         "model": MODEL,
     }
-    with pytest.raises(StudyError, match=message):
+    with pytest.raises(ReaderStudyError, match=message):
         create_protocol(**(args | kwargs))
 
 
 def test_protocol_is_never_overwritten_and_bad_files_are_named(tmp_path):
     study = _study(tmp_path)
     protocol, _ = load_protocol(study)
-    with pytest.raises(StudyError, match="never overwritten"):
+    with pytest.raises(ReaderStudyError, match="never overwritten"):
         save_protocol(protocol, study)
-    with pytest.raises(StudyError, match="not a reader study"):
+    with pytest.raises(ReaderStudyError, match="not a reader study"):
         load_protocol(tmp_path)
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "protocol.json").write_text("{not json")
-    with pytest.raises(StudyError, match="not valid JSON"):
+    with pytest.raises(ReaderStudyError, match="not valid JSON"):
         load_protocol(tmp_path / "bad")
 
 
 def test_session_walks_the_plan_validates_and_completes(tmp_path):
     study = _study(tmp_path)
-    with ReadingSession(study, "R1") as session:
+    with ReaderSession(study, "R1") as session:
         plan = session.plan
         state = session.current()
         assert (state.treatment, state.case.case_id, state.position, state.block_size) == (
             "unaided", plan[0].case_ids[0], 1, 6,
         )  # fmt: skip
         assert not state.ai_allowed
-        with pytest.raises(StudyError, match="unknown class"):
+        with pytest.raises(ReaderStudyError, match="unknown class"):
             session.submit(state, "tumour", 50, 1)
-        with pytest.raises(StudyError, match="0 to 100"):
+        with pytest.raises(ReaderStudyError, match="0 to 100"):
             session.submit(state, "normal", 101, 1)
         session.submit(state, "normal", 10, 1)
-        with pytest.raises(StudyError, match="is not the case to decide now"):
+        with pytest.raises(ReaderStudyError, match="is not the case to decide now"):
             session.submit(state, "normal", 10, 1)  # stale: that case is done
         for _ in range(11):
             s = session.current()
             session.submit(s, "normal", 10, 1)
         assert s.ai_allowed and s.block_index == 1
-        with pytest.raises(StudyComplete):
-            session.current()
+        assert session.current() == StudyComplete("R1")
         assert session.progress() == (12, 12)
-    with pytest.raises(StudyError, match="not enrolled"):
-        ReadingSession(study, "R9")
+    with pytest.raises(ReaderStudyError, match="not enrolled"):
+        ReaderSession(study, "R9")
 
 
 def test_resume_after_reopening_and_one_decision_per_case_across_windows(tmp_path):
     study = _study(tmp_path)
     _read_all(study, "R1", stop_after=2)
-    first = ReadingSession(study, "R1")
-    second = ReadingSession(study, "R1")  # the same reader in a second window
+    first = ReaderSession(study, "R1")
+    second = ReaderSession(study, "R1")  # the same reader in a second window
     state = first.current()
     assert state.position == 3 and state == second.current()
     first.submit(state, "normal", 20, 1)
-    with pytest.raises(StudyError):
+    with pytest.raises(ReaderStudyError):
         second.submit(state, "normal", 90, 1)  # stale in the second window: refused
     first.close()
     second.close()
-    with ReadingSession(study, "R1") as again:
+    with ReaderSession(study, "R1") as again:
         assert again.progress()[0] == 3 and again.current().position == 4
 
 
 def test_washout_holds_the_second_block(tmp_path):
     study = _study(tmp_path, washout=28)
     now = [dt.datetime.now(dt.UTC)]
-    with ReadingSession(study, "R1", clock=lambda: now[0]) as session:
+    with ReaderSession(study, "R1", clock=lambda: now[0]) as session:
         for _ in range(6):
-            session.submit(session.current(), "normal", 10, 1)
-        with pytest.raises(WashoutPending) as pending:
-            session.current()
-        assert "aided reads start after the washout" in str(pending.value)
-        now[0] = pending.value.available_at + dt.timedelta(seconds=1)
+            last = session.current()
+            session.submit(last, "normal", 10, 1)
+        pending = session.current()
+        assert isinstance(pending, WashoutPending)
+        assert "aided reads start after the washout" in pending.message
+        with pytest.raises(ReaderStudyError, match="cannot be decided now"):
+            session.submit(last, "normal", 10, 1)
+        now[0] = pending.available_at + dt.timedelta(seconds=1)
         assert session.current().treatment == "aided"
 
 
@@ -197,9 +198,9 @@ def test_log_is_append_only_and_edits_are_detected(tmp_path):
     )
     db.commit()
     db.close()
-    with pytest.raises(StudyError, match=f"event {seq} .*altered"):
-        ReadingSession(study, "R1")
-    with pytest.raises(StudyError, match="fails verification"):
+    with pytest.raises(ReaderStudyError, match=f"event {seq} .*altered"):
+        ReaderSession(study, "R1")
+    with pytest.raises(ReaderStudyError, match="fails verification"):
         export_reads(study, tmp_path / "reads.csv")
 
 
@@ -208,14 +209,14 @@ def test_a_changed_protocol_is_detected_by_the_logs(tmp_path):
     _read_all(study, "R1", stop_after=1)
     path = study / "protocol.json"
     path.write_text(path.read_text().replace('"washout_days": 0.0', '"washout_days": 1.0'))
-    with pytest.raises(StudyError, match="protocol.json has changed"):
-        ReadingSession(study, "R1")
+    with pytest.raises(ReaderStudyError, match="protocol.json has changed"):
+        ReaderSession(study, "R1")
 
 
 CHILD = """
 import sys
-from core.readerstudy import ReadingSession
-session = ReadingSession(sys.argv[1], "R1")
+from core.readerstudy import ReaderSession
+session = ReaderSession(sys.argv[1], "R1")
 while True:
     state = session.current()
     session.submit(state, "normal", 42.0, 0.1)
@@ -232,7 +233,7 @@ def test_a_kill_at_any_moment_loses_no_submitted_decision(tmp_path):
     reported = [child.stdout.readline().split() for _ in range(5)]
     child.send_signal(signal.SIGKILL)  # no clean-up, no atexit, no flush
     child.wait(timeout=30)
-    with ReadingSession(study, "R1") as session:
+    with ReaderSession(study, "R1") as session:
         decided = session.decided()
         assert session.log.verify().ok
         assert all(tuple(r) in decided for r in reported)  # every reported decision survived
@@ -300,8 +301,8 @@ def test_cnsight_study_create_status_verify_export(tmp_path, capsys, caplog, tin
 
 
 def test_burned_in_annotation_is_read_from_dicom_headers_only():
+    from core.discovery import discover
     from core.readerstudy.privacy import burned_in_patients
-    from core.study import discover
 
     demo = discover([REPO / "resources" / "demo_study" / "manifest.csv"]).patients
     assert burned_in_patients(demo[:2]) == [p.patient_id for p in demo[:2]]  # phantoms declare YES

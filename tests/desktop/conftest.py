@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gui_helpers import write_png
 from PySide6.QtCore import QSettings
+
+from tests.support.gui import write_png
 
 
 @pytest.fixture(autouse=True)
@@ -33,9 +34,9 @@ def png_study(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def phantom_study(tmp_path_factory) -> Path:
-    """A tiny synthetic DICOM study from core.phantoms: 2 patients, each with one cine."""
-    from core.phantoms.study import generate_study
+    """A tiny synthetic DICOM study from phantoms: 2 patients, each with one cine."""
+    from phantoms.phantom_set import generate_phantom_set
 
     out = tmp_path_factory.mktemp("phantoms")
-    generate_study(out, n_patients=2, seed=3, fmt="dicom", size=(128, 104))
+    generate_phantom_set(out, n_patients=2, seed=3, fmt="dicom", size=(128, 104))
     return out

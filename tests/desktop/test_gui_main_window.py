@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from desktop.rendering import qimage_to_array
+from desktop.viewmodels.cohort import PatientStatus
 from desktop.viewmodels.groups import patient_key
-from desktop.viewmodels.study import PatientStatus
 
 WAIT_MS = 120_000
 

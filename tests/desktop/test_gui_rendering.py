@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gui_helpers import write_png
 from PySide6.QtGui import QImage, QPainter
 
 from core.heatmaps import render_overlay
@@ -14,13 +13,14 @@ from core.records import ImageRef, Patient
 from desktop.loading import images_to_predict, load_patient_pixels
 from desktop.rendering import (
     HEADER_BAND_FRACTION,
-    apply_window,
+    apply_brightness_contrast,
     deidentify_pixels,
     heatmap_layer,
     qimage_to_array,
     thumbnail,
     to_qimage,
 )
+from tests.support.gui import write_png
 
 
 def _compose_like_the_viewer(pixels, cam, box, opacity):
@@ -59,11 +59,11 @@ def test_deidentify_masks_outside_the_region_the_header_band_and_the_region_top(
 
 def test_window_changes_contrast_brightness_and_inverts():
     pixels = np.array([[[0, 128, 255]]], np.uint8)
-    assert apply_window(pixels, 0, 100, False) is pixels
-    assert apply_window(pixels, 0, 100, True).tolist() == [[[255, 127, 0]]]
-    assert apply_window(pixels, 20, 100, False).tolist() == [[[20, 148, 255]]]
-    assert apply_window(pixels, 0, 200, False).tolist() == [[[0, 128, 255]]]
-    assert apply_window(pixels, 0, 50, False).tolist() == [[[64, 128, 192]]]
+    assert apply_brightness_contrast(pixels, 0, 100, False) is pixels
+    assert apply_brightness_contrast(pixels, 0, 100, True).tolist() == [[[255, 127, 0]]]
+    assert apply_brightness_contrast(pixels, 20, 100, False).tolist() == [[[20, 148, 255]]]
+    assert apply_brightness_contrast(pixels, 0, 200, False).tolist() == [[[0, 128, 255]]]
+    assert apply_brightness_contrast(pixels, 0, 50, False).tolist() == [[[64, 128, 192]]]
 
 
 def test_qimage_round_trip_and_thumbnail_size():

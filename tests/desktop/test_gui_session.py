@@ -1,4 +1,4 @@
-"""ReadingSession: the load -> predict pipeline, stale answers and cancel (no widgets)."""
+"""AnalysisPipeline: the load -> predict pipeline, stale answers and cancel (no widgets)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ import pytest
 
 from desktop.background import OpRunner
 from desktop.model_worker import ModelService
-from desktop.session import ReadingSession
+from desktop.pipeline import AnalysisPipeline
+from desktop.viewmodels.cohort import CohortViewModel, PatientStatus
 from desktop.viewmodels.groups import patient_key
-from desktop.viewmodels.study import PatientStatus, StudyViewModel
 
 WAIT_MS = 60_000
 
 
 @pytest.fixture
 def session_parts(qtbot):
-    vm, runner = StudyViewModel(), OpRunner()
+    vm, runner = CohortViewModel(), OpRunner()
     service = ModelService()
-    session = ReadingSession(vm, service, runner)
+    session = AnalysisPipeline(vm, service, runner)
     yield vm, service, session
     session.shutdown()
 
@@ -90,9 +90,9 @@ def _gated_session(qtbot, tiny_bundle, honour_cancel):
     from core.bundle import read_card
 
     fake = GatedPredictor(read_card(tiny_bundle), honour_cancel)
-    vm, runner = StudyViewModel(), OpRunner()
+    vm, runner = CohortViewModel(), OpRunner()
     service = ModelService(predictor_factory=lambda path, device: fake)
-    session = ReadingSession(vm, service, runner)
+    session = AnalysisPipeline(vm, service, runner)
     with qtbot.waitSignal(session.model_changed, timeout=WAIT_MS):
         session.load_model(tiny_bundle, "cpu")
     return fake, vm, session
@@ -144,7 +144,7 @@ def test_cancel_stops_the_pipeline_until_resumed(qtbot, tiny_bundle, png_study):
 
 
 def test_a_new_study_makes_answers_for_the_old_one_stale(qtbot, tiny_bundle, png_study, tmp_path):
-    from gui_helpers import write_png
+    from tests.support.gui import write_png
 
     fake, vm, session = _gated_session(qtbot, tiny_bundle, honour_cancel=False)
     other = tmp_path / "other"
@@ -225,4 +225,4 @@ def test_a_study_that_cannot_be_opened_reports_why(qtbot, session_parts, tmp_pat
     with qtbot.waitSignal(session.study_failed, timeout=WAIT_MS) as blocker:
         session.open([tmp_path / "does-not-exist"])
     assert "does-not-exist" in blocker.args[0]
-    assert vm.study is None
+    assert vm.cohort is None

@@ -6,26 +6,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gui_helpers import fake_prediction
 
-from core.records import FileError, ImageRef, LoadedImage, Patient, Study
+from core.records import Cohort, FileError, ImageRef, LoadedImage, Patient
 from desktop.deid import is_identifying, visible_header
 from desktop.settings import MAX_RECENT, AppSettings
+from desktop.viewmodels.cohort import CohortViewModel, PatientPixels, PatientStatus
 from desktop.viewmodels.groups import group_images, patient_key
-from desktop.viewmodels.study import PatientPixels, PatientStatus, StudyViewModel
 from desktop.viewmodels.viewer import ZOOM_MAX, ViewerState, frame_interval_ms
+from tests.support.gui import fake_prediction
 
 CLASSES = ("normal", "anencephaly", "encephalocele", "holoprosencephaly", "rachischisis")
 
 
-def _study() -> Study:
+def _study() -> Cohort:
     a = (ImageRef(Path("/s/A/1.png"), patient_id="A"), ImageRef(Path("/s/A/2.png"), patient_id="A"))
     cine = tuple(
         ImageRef(Path("/s/B/c.dcm"), frame=i, patient_id="B", study_uid="1.2", n_frames=3)
         for i in (2, 0, 1)
     )
     b = (ImageRef(Path("/s/B/x.dcm"), patient_id="B", study_uid="1.2"), *cine)
-    return Study(
+    return Cohort(
         source="/s",
         patients=(Patient("A", a), Patient("B", b, study_uid="1.2")),
         errors=(FileError("/s/bad.png", "not an image"),),
@@ -40,8 +40,8 @@ def test_frames_of_one_file_form_one_cine_group_in_frame_order():
 
 
 def test_navigation_is_clamped_and_frames_wrap_during_cine(qtbot):
-    vm = StudyViewModel()
-    vm.set_study(_study())
+    vm = CohortViewModel()
+    vm.set_cohort(_study())
     assert vm.current_ref.path.name == "1.png" and vm.errors[0].message == "not an image"
     vm.step_image(-1)
     assert vm.group_index == 0
@@ -57,8 +57,8 @@ def test_navigation_is_clamped_and_frames_wrap_during_cine(qtbot):
 
 
 def test_predictions_make_a_verdict_with_the_models_rule(qtbot):
-    vm = StudyViewModel()
-    vm.set_study(_study())
+    vm = CohortViewModel()
+    vm.set_cohort(_study())
     vm.set_model_classes(CLASSES, "majority_vote")
     a = vm.patients[0]
     with qtbot.waitSignal(vm.predictions_changed) as blocker:
@@ -82,8 +82,8 @@ def test_predictions_make_a_verdict_with_the_models_rule(qtbot):
 
 
 def test_current_patient_is_predicted_first(qtbot):
-    vm = StudyViewModel()
-    vm.set_study(_study())
+    vm = CohortViewModel()
+    vm.set_cohort(_study())
     assert vm.patients_needing_prediction() == ["A", "B|1.2"]
     vm.select_patient(1)
     assert vm.patients_needing_prediction() == ["B|1.2", "A"]
@@ -93,8 +93,8 @@ def test_current_patient_is_predicted_first(qtbot):
 
 
 def test_deidentified_mode_names_cases_and_images_not_patients_or_files(qtbot):
-    vm = StudyViewModel()
-    vm.set_study(_study())
+    vm = CohortViewModel()
+    vm.set_cohort(_study())
     assert vm.patient_label(1) == "B"
     with qtbot.waitSignal(vm.deidentified_changed):
         vm.set_deidentified(True)
@@ -105,9 +105,9 @@ def test_deidentified_mode_names_cases_and_images_not_patients_or_files(qtbot):
 
 
 def test_pixel_cache_keeps_the_current_patient(qtbot, monkeypatch):
-    monkeypatch.setattr("desktop.viewmodels.study.PIXEL_CACHE_PATIENTS", 1)
-    vm = StudyViewModel()
-    vm.set_study(_study())
+    monkeypatch.setattr("desktop.viewmodels.cohort.PIXEL_CACHE_PATIENTS", 1)
+    vm = CohortViewModel()
+    vm.set_cohort(_study())
     ref = vm.current_ref
     image = LoadedImage(ref=ref, pixels=np.zeros((4, 4, 3), np.uint8))
     vm.set_pixels("A", PatientPixels(images={ref.key: image}))

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gui_helpers import fake_prediction
 from PySide6.QtCore import Qt
 
-from core.records import ImageRef, LoadedImage, Patient, Study
+from core.records import Cohort, ImageRef, LoadedImage, Patient
 from desktop.rendering import qimage_to_array
-from desktop.viewmodels.study import PatientPixels, StudyViewModel
+from desktop.viewmodels.cohort import CohortViewModel, PatientPixels
 from desktop.viewmodels.viewer import ViewerState
 from desktop.widgets.controls import CineBar, HeatmapControls
 from desktop.widgets.panels import ErrorList, TagView
@@ -19,6 +18,7 @@ from desktop.widgets.patient_list import PatientList
 from desktop.widgets.results_panel import ResultsPanel
 from desktop.widgets.thumbnails import ThumbnailStrip
 from desktop.widgets.viewer import ImageViewer
+from tests.support.gui import fake_prediction
 
 CLASSES = ("normal", "anencephaly", "encephalocele", "holoprosencephaly", "rachischisis")
 
@@ -36,8 +36,8 @@ def loaded_vm(qtbot):
     cine = tuple(
         ImageRef(Path("/s/B/cine.dcm"), frame=i, patient_id="B", n_frames=4) for i in range(4)
     )
-    vm = StudyViewModel()
-    vm.set_study(Study("/s", (Patient("A", (still,)), Patient("B", cine))))
+    vm = CohortViewModel()
+    vm.set_cohort(Cohort("/s", (Patient("A", (still,)), Patient("B", cine))))
     vm.set_model_classes(CLASSES, "mean_softmax")
     header = {"PatientName": "DOE^JANE", "Modality": "US"}
     vm.set_pixels(

@@ -15,14 +15,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QLabel, QListWidget
 
 from core.bundle import read_card
-from core.errors import StudyError
-from core.readerstudy import ReadingSession as StudySession
-from core.readerstudy import reads_rows
+from core.errors import ReaderStudyError
+from core.readerstudy import ReaderSession, reads_rows
 from core.readerstudy.protocol import create_protocol, save_protocol
 from core.taxonomy import DEFAULT_CLASS_NAMES
 from desktop import model_worker
 from desktop.app import EXIT_USAGE, main
-from desktop.reading.cases import open_study_session, select_case_images
+from desktop.reading.cases import open_reader_session, select_case_images
 from desktop.reading.controller import ReadingController
 from desktop.reading.window import ReadingWindow
 from desktop.widgets.panels import TagView
@@ -34,7 +33,7 @@ WAIT_MS = 60_000
 
 @pytest.fixture(scope="module")
 def demo_patients():
-    from core.study import discover
+    from core.discovery import discover
 
     return discover([DEMO / "manifest.csv"]).patients
 
@@ -78,7 +77,7 @@ def model_calls(monkeypatch):
 
 def decide_with_core(study_dir, reader, n):
     """Decisions made earlier (e.g. in another sitting), straight through the core session."""
-    with StudySession(study_dir, reader) as s:
+    with ReaderSession(study_dir, reader) as s:
         for _ in range(n):
             state = s.current()
             s.mark_shown(state)
@@ -90,7 +89,7 @@ def open_window(qtbot):
     windows = []
 
     def _open(study_dir, reader, wait_ready=True):
-        controller = ReadingController(open_study_session(study_dir, reader), device="cpu")
+        controller = ReadingController(open_reader_session(study_dir, reader), device="cpu")
         win = ReadingWindow(controller)
         qtbot.addWidget(win)
         win.resize(1280, 800)
@@ -248,9 +247,9 @@ def test_a_refused_submit_keeps_the_case_and_the_answer(qtbot, study, open_windo
     case = c.state.case.case_id
 
     def refuse(*_args):
-        raise StudyError("the disk is full")
+        raise ReaderStudyError("the disk is full")
 
-    monkeypatch.setattr(c.study, "submit", refuse)
+    monkeypatch.setattr(c.session, "submit", refuse)
     panel.class_button("normal").click()
     panel.spin.setValue(20)
     panel.submit.click()
@@ -283,7 +282,7 @@ def test_washout_and_study_complete_pages(qtbot, tmp_path, demo_patients, tiny_b
     win = open_window(washout, "R1", wait_ready=False)
     assert win.pages.currentWidget() is win.message_page
     assert win.message_page.property("kind") == "washout"
-    with StudySession(washout, "R1") as s:
+    with ReaderSession(washout, "R1") as s:
         decided_at = max(d["ts"] for d in s.decided().values())
     import datetime as dt
 
@@ -304,12 +303,12 @@ def test_a_case_whose_images_are_gone_gives_a_message_without_paths(
 ):
     data = tmp_path / "data"
     shutil.copytree(DEMO, data)
-    from core.study import discover
+    from core.discovery import discover
 
     patients = discover([data / "manifest.csv"]).patients
     study = make_study(tmp_path / "s", patients, tiny_bundle, data=data / "manifest.csv")
     first = plan(study, "R1")[0].case_ids[0]
-    case = next(c for c in open_study_session(study, "R1").protocol.cases if c.case_id == first)
+    case = next(c for c in open_reader_session(study, "R1").protocol.cases if c.case_id == first)
     Path(case.image_keys[1].split("#")[0]).unlink()
     win = open_window(study, "R1", wait_ready=False)
     qtbot.waitUntil(lambda: win.pages.currentWidget() is win.message_page, timeout=WAIT_MS)
@@ -330,7 +329,7 @@ def test_the_window_never_shows_patient_ids_paths_or_tags(qtbot, study, open_win
         assert forbidden not in texts, forbidden
     assert win.controller.state.case.case_id in texts and "DE-IDENTIFIED" in texts
     assert win.vm.deidentified and not win.findChildren(TagView)
-    assert all(r.label is None and r.patient_id.startswith("C") for r in win.vm.study.images)
+    assert all(r.label is None and r.patient_id.startswith("C") for r in win.vm.cohort.images)
 
 
 def test_case_images_are_found_after_the_data_moved(demo_patients):
@@ -343,7 +342,7 @@ def test_case_images_are_found_after_the_data_moved(demo_patients):
     moved = [replace(r, path=Path("/elsewhere") / r.path.parent.name / r.path.name)
              for r in patient.images]  # fmt: skip
     assert select_case_images(case, moved) == moved
-    with pytest.raises(StudyError, match="2 of its"):
+    with pytest.raises(ReaderStudyError, match="2 of its"):
         select_case_images(case, moved[2:])
 
 

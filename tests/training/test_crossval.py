@@ -2,7 +2,7 @@
 
 import json
 
-from tests.training.conftest import tiny_args
+from tests.support.training_data import tiny_args
 from training.crossval import main
 
 

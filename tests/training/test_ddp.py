@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from core.bundle import load_bundle
-from tests.training.conftest import tiny_args
+from tests.support.training_data import tiny_args
 
 ROOT = Path(__file__).resolve().parents[2]
 

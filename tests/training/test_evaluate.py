@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from core.bundle import load_bundle
+from core.discovery import discover
 from core.imaging import read_image
 from core.predictor import Predictor
-from core.study import discover
 from training.evaluate import main
 
 
@@ -108,7 +108,7 @@ def test_unreadable_images_are_reported_not_fatal(tiny_run, tiny_manifest, tmp_p
 
 
 def test_no_usable_labels_is_exit_2(tiny_run, tmp_path, caplog):
-    from tests.training.conftest import write_dataset
+    from tests.support.training_data import write_dataset
 
     manifest = write_dataset(
         tmp_path / "d", patients_per_class=1, images_per_patient=1, classes=("anencephaly",)

@@ -5,7 +5,7 @@ from collections import defaultdict
 
 import pytest
 
-from core.study import discover
+from core.discovery import discover
 from training.datasets.fbau import convert
 from training.splits import make_split, patient_rows
 

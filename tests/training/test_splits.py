@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from core.records import ImageRef, Patient, Study
+from core.records import Cohort, ImageRef, Patient
 from training.splits import PatientRow, Split, SplitError, make_split, patient_rows
 
 
@@ -100,7 +100,7 @@ def test_patient_rows_come_from_patient_labels():
         ImageRef(Path(f"{i}.png"), patient_id="p", label=lab)
         for i, lab in enumerate(["normal", "encephalocele"])
     )
-    study = Study(
+    study = Cohort(
         "x", (Patient("p", refs), Patient("q", (ImageRef(Path("q.png"), patient_id="q"),)))
     )
     got = patient_rows(study)

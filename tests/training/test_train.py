@@ -12,10 +12,10 @@ from safetensors.torch import load_file
 import training.data
 import training.train
 from core.bundle import load_bundle
+from core.discovery import discover
 from core.imaging import read_image
 from core.predictor import Predictor
-from core.study import discover
-from tests.training.conftest import CLASSES, tiny_args, write_dataset
+from tests.support.training_data import CLASSES, tiny_args, write_dataset
 from training.train import main
 
 

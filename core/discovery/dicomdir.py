@@ -1,0 +1,79 @@
+"""DICOMDIR: the images a DICOM media directory references (IMAGE records)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.fileset import FileSet
+
+from core.discovery.grouping import Found
+from core.discovery.naming import folder_patient_id
+from core.discovery.scan import CancelCheck, check_cancel, probe_into
+from core.errors import DiscoveryError
+from core.records import FileError
+
+log = logging.getLogger(__name__)
+
+DICOMDIR_NAME = "DICOMDIR"
+
+
+def find_dicomdir(folder: Path) -> Path | None:
+    """The DICOMDIR file at the root of ``folder`` (name matched case-insensitively)."""
+    for child in sorted(folder.iterdir()):
+        if child.name.upper() == DICOMDIR_NAME and child.is_file():
+            return child
+    return None
+
+
+def _record_patient_id(instance) -> str | None:
+    """(0010,0020) Patient ID from the instance's PATIENT directory record, if any."""
+    try:
+        value = instance["PatientID"].value if "PatientID" in instance else None
+    except (KeyError, AttributeError):
+        return None
+    return str(value).strip() or None if value is not None else None
+
+
+def _referenced_path(root: Path, record) -> Path:
+    """(0004,1500) Referenced File ID (path components) as a path below ``root``."""
+    parts = record.ReferencedFileID
+    parts = [parts] if isinstance(parts, str) else list(parts)
+    return root.joinpath(*(str(p) for p in parts))
+
+
+def missing_image_files(ds, root: Path) -> list[Path]:
+    """Files that IMAGE records of (0004,1220) Directory Record Sequence reference but that do
+    not exist (pydicom's FileSet drops these silently, with a warning only)."""
+    missing = []
+    for record in ds.get("DirectoryRecordSequence") or []:
+        if record.get("DirectoryRecordType") == "IMAGE" and "ReferencedFileID" in record:
+            path = _referenced_path(root, record)
+            if not path.is_file():
+                missing.append(path)
+    return missing
+
+
+def read_dicomdir(dicomdir: Path, cancelled: CancelCheck = None) -> Found:
+    """Probe every file an IMAGE record references (through ReferencedFileID); a missing or
+    unreadable file is one FileError; other record types (SR, presentation states) are skipped."""
+    try:
+        ds = dcmread(dicomdir)
+        file_set = FileSet(ds)
+    except Exception as exc:  # pydicom raises several types for a bad DICOMDIR
+        raise DiscoveryError(f"{dicomdir}: not a readable DICOMDIR ({exc})") from exc
+    found = Found()
+    root = dicomdir.parent
+    for path in missing_image_files(ds, root):
+        found.errors.append(FileError(str(path), "listed in the DICOMDIR but the file is missing"))
+    for instance in file_set:
+        check_cancel(cancelled)
+        if instance.node.record_type != "IMAGE":
+            log.info("%s: skipping %s record", dicomdir, instance.node.record_type)
+            found.skipped += 1
+            continue
+        path = Path(instance.path)
+        folder_id = _record_patient_id(instance) or folder_patient_id(path.parent, root)
+        probe_into(found, path, folder_id=folder_id)
+    return found

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests (builders of files, bundles, datasets). Not tests themselves."""
