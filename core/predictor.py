@@ -16,7 +16,7 @@ from .model import pick_device
 from .preprocess import prepare
 from .records import Box, ImageRef, LoadedImage
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 #: progress(done, total) is called after each batch; cancelled() is polled between batches.
 ProgressFn = Callable[[int, int], None]

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-log = logging.getLogger("desktop.app")
+log = logging.getLogger("cnsight.desktop.app")
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED, EXIT_TIMEOUT = 0, 2, 3, 4
 SCREENSHOT_SIZE = (1440, 900)

@@ -23,7 +23,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThreadPool, Signal, Slot
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 SuccessFn = Callable[[Any], None]
 FailureFn = Callable[[BaseException], None]

@@ -18,7 +18,7 @@ from .rendering import thumbnail
 from .viewmodels.cohort import PatientPixels
 from .viewmodels.groups import group_images
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 ReadImageFn = Callable[[ImageRef], LoadedImage]
 DiscoverFn = Callable[..., Cohort]

@@ -42,7 +42,7 @@ from .widgets.thumbnails import ThumbnailStrip
 from .widgets.viewer import ImageViewer
 from .window_actions import build_actions, shortcut_rows, viewing_handlers
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 
 class MainWindow(QMainWindow):

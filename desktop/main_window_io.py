@@ -14,7 +14,7 @@ from .export import snapshot_patient, write_patient_report, write_predictions_cs
 if TYPE_CHECKING:
     from .main_window import MainWindow
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 STUDY_FILTER = (
     "Studies (*.dcm *.dicom DICOMDIR *.csv *.png *.jpg *.jpeg *.bmp *.tif *.tiff);;All files (*)"

@@ -31,7 +31,7 @@ from .model_worker import ModelInfo, ModelService
 from .viewmodels.cohort import CohortViewModel, PatientStatus
 from .viewmodels.groups import patient_key
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 EXTRA_CAM_CACHE = 32
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 SETTLE_MS = 300  # let the last paints (heatmap layer, thumbnails) happen before grabbing
 

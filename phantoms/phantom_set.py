@@ -28,7 +28,7 @@ from phantoms.traits import (
     draw_traits,
 )
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 FORMATS: tuple[str, ...] = ("png", "dicom", "both")
 MANIFEST_NAME = "manifest.csv"

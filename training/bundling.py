@@ -28,7 +28,7 @@ from training.scoring import (
 )
 from training.splits import Split
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 
 def _summary(m: dict) -> dict:

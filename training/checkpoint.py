@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from core.errors import BundleError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 CHECKPOINT_NAME = "checkpoint.pt"
 BEST_NAME = "best_weights.pt"
 

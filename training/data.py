@@ -30,7 +30,7 @@ from core.preprocess import PreprocessSpec, prepare
 from core.records import Cohort, ImageRef, Patient
 from training.errors import TrainingError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 MANIFEST_COLUMNS = ("path", "patient_id", "label", "ga_weeks", "site", "plane")
 
 

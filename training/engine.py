@@ -17,7 +17,7 @@ from training.data import ImageDataset, collate_readable
 from training.distributed import DistContext, all_gather_objects, all_reduce_sum
 from training.scoring import epoch_rule, image_truth, quick_scores
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 
 @dataclass(frozen=True)

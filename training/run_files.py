@@ -18,7 +18,7 @@ from training.data import check_labels, select_images, write_manifest
 from training.distributed import DistContext
 from training.splits import Split, make_split, patient_rows
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 LOG_COLUMNS = (
     "epoch",
     "lr",
@@ -102,7 +102,7 @@ def run_log(run: RunPaths, ctx: DistContext):
     """Log to RUN_DIR/train.log for the duration of one run (rank 0); other ranks log warnings only.
     The handler is removed afterwards, so several runs in one process (cross-validation, tests)
     each keep their own log."""
-    root = logging.getLogger()
+    root = logging.getLogger("cnsight")  # every CNSight logger is under "cnsight"
     handler, level = None, root.level
     if ctx.is_main:
         handler = logging.FileHandler(run.root / "train.log", encoding="utf-8")

@@ -23,7 +23,7 @@ from core.metrics import (
 )
 from core.records import ImageRef, Patient
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 
 @dataclass(frozen=True)

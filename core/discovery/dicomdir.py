@@ -14,7 +14,7 @@ from core.discovery.scan import CancelCheck, check_cancel, probe_into
 from core.errors import DiscoveryError
 from core.records import FileError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 DICOMDIR_NAME = "DICOMDIR"
 

@@ -16,7 +16,7 @@ from core.errors import DiscoveryError
 from core.records import Cohort
 from core.taxonomy import DEFAULT_CLASS_NAMES
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 PathInput = str | os.PathLike
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from core.discovery.naming import natural_key
 from core.records import FileError, ImageRef, Patient
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 
 @dataclass(frozen=True)

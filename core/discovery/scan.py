@@ -13,7 +13,7 @@ from core.errors import CancelledError, ImageReadError
 from core.imaging import is_candidate, probe_details
 from core.records import FileError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 CancelCheck = Callable[[], bool] | None
 

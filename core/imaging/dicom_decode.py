@@ -16,7 +16,7 @@ from pydicom.uid import UID
 from core.errors import ImageReadError
 from core.imaging.dicom_header import DicomHeader
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 _VIDEO_HINT = "video (MPEG/HEVC) transfer syntaxes are not supported: export the cine as JPEG"
 

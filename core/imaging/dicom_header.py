@@ -27,7 +27,7 @@ from pydicom.uid import (
 from core.errors import ImageReadError
 from core.imaging.limits import check_dimensions, check_frame_count
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 _PIXEL_TAGS = MappingProxyType(
     {

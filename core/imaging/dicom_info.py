@@ -10,7 +10,7 @@ from pydicom.multival import MultiValue
 
 from core.records import Box
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 #: Longest value shown in the tag view (longer values end with "...").
 MAX_VALUE_CHARS = 200

@@ -16,7 +16,7 @@ from core.imaging.detect import RASTER_FORMATS
 from core.imaging.limits import check_dimensions, limits_text
 from core.imaging.scaling import composite_on_black, grey_to_rgb, minmax_to_unit, unit_to_uint8
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 _HIGH_DEPTH_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})

@@ -14,7 +14,7 @@ from core.imaging.dicom_pixels import to_display_rgb
 from core.imaging.raster import read_raster
 from core.records import ImageRef, LoadedImage
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 
 def _frame_index(path: Path, frame: int | None, n_frames: int) -> int:

@@ -22,7 +22,7 @@ from core.readerstudy.protocol import CaseSpec, Protocol, load_protocol
 from core.records import Cohort, ImageRef, Patient
 from desktop.loading import DiscoverFn, default_discover
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 
 class CaseUnavailable(ReaderStudyError):

@@ -37,7 +37,7 @@ from ..pipeline import AnalysisPipeline
 from ..viewmodels.cohort import CohortViewModel, PatientStatus
 from .cases import CaseSource, CaseUnavailable, model_path
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 
 def _sentence(text: str) -> str:

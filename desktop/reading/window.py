@@ -47,7 +47,7 @@ from ..widgets.viewer import ImageViewer
 from ..window_actions import ACTIONS, ActionSpec, build_actions, shortcut_rows, viewing_handlers
 from .controller import ReadingController
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 #: The main window's viewing actions that make sense for one case (no opening, exporting,
 #: patient navigation, de-identify toggle, model or device changes), plus Submit and Quit.

@@ -19,7 +19,7 @@ from core.records import Cohort, FileError, ImageRef, LoadedImage, Patient
 
 from .groups import ImageGroup, group_images, group_probabilities, patient_key
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(f"cnsight.{__name__}")
 
 #: Patients whose pixels stay in memory (the current one is always kept).
 PIXEL_CACHE_PATIENTS = 4
