@@ -1,5 +1,7 @@
-"""Heatmaps: class-activation maps from the forward pass, other CAM methods on request,
-and rendering over the displayed image.
+"""Heatmaps (torch): class-activation maps from the forward pass, other CAM methods on request.
+
+Showing a map over an image (upsampling, colouring, overlay, legend) needs no torch and lives
+in ``core.heatmap_overlay``, with the method names; this module is for whoever runs the model.
 
 Why the forward pass suffices (DESIGN "Heatmaps for free"): for a ResNet, Grad-CAM on
 ``layer4`` with the raw logit of class k as target weights each channel by the mean of
@@ -10,15 +12,10 @@ up to a positive factor, which min-max scaling removes. One small matrix product
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 
-from .records import Box
-
-#: Extra methods from the ``grad-cam`` package, computed on request (need a backward pass).
-CAM_METHODS = ("gradcam", "gradcam++", "scorecam", "eigencam", "layercam")
-_EPS = 1e-7  # same epsilon as pytorch_grad_cam.utils.image.scale_cam_image
+from .heatmap_overlay import CAM_METHODS, GRAD_CAM_METHODS, SCALE_EPS
 
 
 def cams_from_features(features: torch.Tensor, fc_weight: torch.Tensor) -> np.ndarray:
@@ -27,37 +24,16 @@ def cams_from_features(features: torch.Tensor, fc_weight: torch.Tensor) -> np.nd
     flat = cams.flatten(2)
     lo = flat.amin(dim=2, keepdim=True)
     hi = (flat - lo).amax(dim=2, keepdim=True)
-    flat = (flat - lo) / (hi + _EPS)
+    flat = (flat - lo) / (hi + SCALE_EPS)
     return flat.view_as(cams).float().cpu().numpy()
 
 
-def upsample(cam: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize an h x w map to (width, height) bilinearly, then min-max scale again.
-
-    Exactly grad-cam's post-processing: bilinear upsampling rarely lands on the grid's
-    extreme values, so it scales to [0, 1] a second time after resizing.
-    """
-    big = cv2.resize(cam.astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
-    big -= big.min()
-    return big / (_EPS + big.max())
-
-
 def _cam_class(method: str):
+    if method not in GRAD_CAM_METHODS:
+        raise ValueError(f"unknown heatmap method {method!r}; choose from {', '.join(CAM_METHODS)}")
     import pytorch_grad_cam as pgc  # slow import (~5 s): only when a user asks for it
 
-    classes = {
-        "gradcam": pgc.GradCAM,
-        "gradcam++": pgc.GradCAMPlusPlus,
-        "scorecam": pgc.ScoreCAM,
-        "eigencam": pgc.EigenCAM,
-        "layercam": pgc.LayerCAM,
-    }
-    try:
-        return classes[method]
-    except KeyError:
-        raise ValueError(
-            f"unknown heatmap method {method!r}; choose from {', '.join(CAM_METHODS)}"
-        ) from None
+    return getattr(pgc, GRAD_CAM_METHODS[method][1])
 
 
 def compute_cam(
@@ -91,37 +67,3 @@ def _resolve_layer(model: torch.nn.Module, layer: str) -> torch.nn.Module:
     if isinstance(module, torch.nn.Sequential):
         module = module[-1]
     return module
-
-
-def render_overlay(
-    pixels: np.ndarray,
-    cam: np.ndarray,
-    box: Box,
-    opacity: float = 0.45,
-    colormap: int = cv2.COLORMAP_JET,
-    threshold: float = 0.0,
-) -> np.ndarray:
-    """Blend a [0, 1] map over H x W x 3 uint8 pixels inside ``box`` (where the model looked).
-
-    Values below ``threshold`` are left transparent so low activations do not tint the image.
-    """
-    out = pixels.copy()
-    x0, y0, x1, y1 = box
-    h, w = pixels.shape[:2]
-    cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-    if cx1 <= cx0 or cy1 <= cy0:
-        return out
-    full = upsample(cam, (x1 - x0, y1 - y0))[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
-    colour = cv2.applyColorMap(np.uint8(np.clip(full, 0, 1) * 255), colormap)[..., ::-1]
-    alpha = (opacity * (full >= threshold))[..., None].astype(np.float32)
-    region = out[cy0:cy1, cx0:cx1].astype(np.float32)
-    out[cy0:cy1, cx0:cx1] = np.uint8(np.clip(region * (1 - alpha) + colour * alpha, 0, 255))
-    return out
-
-
-def colormap_legend(
-    width: int = 256, height: int = 12, colormap: int = cv2.COLORMAP_JET
-) -> np.ndarray:
-    """A horizontal colour bar (low -> high) matching ``render_overlay``, as RGB uint8."""
-    ramp = np.tile(np.linspace(0, 255, width, dtype=np.uint8), (height, 1))
-    return cv2.applyColorMap(ramp, colormap)[..., ::-1].copy()

@@ -11,49 +11,24 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-import core
 from core import prediction_csv
-from core.taxonomy import display_name
+from core.aggregation import PatientPrediction
+from core.heatmap_overlay import render_overlay
+from core.records import ImageRef
 
+from .model_worker import ModelInfo
 from .rendering import deidentify_pixels
+from .report_data import ReportData, ReportImage
+from .report_pdf import paint_report
 from .viewmodels.cohort import CohortViewModel
 from .viewmodels.groups import patient_key
 
 MAX_REPORT_IMAGES = 12
 
 
-@dataclass(frozen=True)
-class ReportImage:
-    label: str
-    pixels: np.ndarray  # already masked in de-identified mode
-    overlay: np.ndarray  # pixels with the heatmap of the image's predicted class
-    probs: np.ndarray
-
-
-@dataclass(frozen=True)
-class ReportData:
-    patient_label: str
-    class_names: tuple[str, ...]
-    verdict_class: str
-    verdict_probs: np.ndarray
-    rule: str
-    rule_text: str
-    n_images: int
-    drivers: tuple[tuple[str, float], ...]  # (image label, probability of the verdict)
-    images: tuple[ReportImage, ...]
-    model_name: str
-    weights_sha256: str
-    device: str
-    deidentified: bool
-    created: str
-
-
-def _report_refs(vm: CohortViewModel, key: str, verdict) -> list:
+def _report_refs(vm: CohortViewModel, key: str, verdict: PatientPrediction) -> list[ImageRef]:
     """One image per file (for a cine, its frame most in favour of the verdict), the files
     most in favour of the verdict first, at most MAX_REPORT_IMAGES."""
     k = verdict.pred_index
@@ -69,10 +44,10 @@ def _report_refs(vm: CohortViewModel, key: str, verdict) -> list:
     return [r for _p, r in best[:MAX_REPORT_IMAGES]]
 
 
-def snapshot_patient(vm: CohortViewModel, model_info, opacity: float) -> ReportData:
+def snapshot_patient(
+    vm: CohortViewModel, model_info: ModelInfo | None, opacity: float
+) -> ReportData:
     """Everything the current patient's report needs (raises ValueError when not ready)."""
-    from core.heatmaps import render_overlay  # torch: already loaded by the model thread
-
     patient = vm.current_patient
     key = patient_key(patient) if patient else None
     verdict = vm.verdict(key) if key else None
@@ -108,8 +83,6 @@ def snapshot_patient(vm: CohortViewModel, model_info, opacity: float) -> ReportD
 
 
 def write_patient_report(path: Path, data: ReportData) -> Path:
-    from .report_pdf import paint_report
-
     return paint_report(Path(path), data)
 
 
@@ -149,11 +122,3 @@ def write_predictions_csv(path: Path, vm: CohortViewModel) -> tuple[Path, Path]:
                 )
                 w.writerow(row)
     return path, patients_path
-
-
-def research_line() -> str:
-    return core.RESEARCH_USE_ONLY
-
-
-def verdict_line(data: ReportData) -> str:
-    return f"{display_name(data.verdict_class)} — {data.verdict_probs.max():.1%}"

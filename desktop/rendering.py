@@ -1,8 +1,9 @@
 """Pixel steps for display: small pure functions over numpy arrays, plus numpy -> QImage.
 
-The heatmap layer reproduces ``core.heatmaps.render_overlay`` (same upsampling, colour map
-and threshold) as an RGBA layer, so the viewer can change opacity by painting with an alpha
-instead of re-blending; ``tests/desktop/test_rendering.py`` checks the two agree.
+The heatmap layer is ``core.heatmap_overlay.render_overlay`` as an RGBA layer (the same
+placing and colouring functions, not a copy), so the viewer can change opacity by painting
+with an alpha instead of re-blending; ``tests/desktop/test_gui_rendering.py`` checks the two
+agree.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ import cv2
 import numpy as np
 from PySide6.QtGui import QImage
 
+from core.heatmap_overlay import colormap_legend, colour_map, place_cam
 from core.records import Box
 
 #: Height of the burned-in header band masked in de-identified mode (fraction of the height).
 HEADER_BAND_FRACTION = 0.08
 #: Rows at the top of a declared ultrasound region masked as well (header text descenders).
 REGION_TOP_MARGIN_FRACTION = 0.02
-HEATMAP_COLORMAP = cv2.COLORMAP_JET  # the default of core.heatmaps.render_overlay
 
 
 def brightness_contrast_lut(brightness: int, contrast_percent: int, invert: bool) -> np.ndarray:
@@ -63,27 +64,20 @@ def heatmap_layer(
 ) -> tuple[np.ndarray, tuple[int, int]] | None:
     """RGBA layer (opaque where cam >= threshold) and its top-left corner in image pixels.
 
-    Same maths as ``render_overlay``: the map is upsampled to the model's input box, then
-    clipped to the image; painting it with opacity ``o`` equals ``render_overlay(opacity=o)``.
+    Same placing and colouring as ``render_overlay`` (``core.heatmap_overlay``); painting it
+    with opacity ``o`` equals ``render_overlay(opacity=o)``.
     """
-    from core.heatmaps import upsample  # imports torch; by now the model worker has loaded it
-
-    h, w = image_shape
-    x0, y0, x1, y1 = box
-    cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-    if cx1 <= cx0 or cy1 <= cy0:
+    placed = place_cam(cam, box, image_shape)
+    if placed is None:
         return None
-    full = upsample(cam, (x1 - x0, y1 - y0))[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
-    colour = cv2.applyColorMap(np.uint8(np.clip(full, 0, 1) * 255), HEATMAP_COLORMAP)[..., ::-1]
+    full, origin = placed
     alpha = np.where(full >= threshold, 255, 0).astype(np.uint8)
-    rgba = np.ascontiguousarray(np.dstack([colour, alpha]))
-    return rgba, (cx0, cy0)
+    return np.ascontiguousarray(np.dstack([colour_map(full), alpha])), origin
 
 
 def legend_pixels(width: int = 160, height: int = 10) -> np.ndarray:
-    """Colour bar low -> high for the heatmap legend (same map as the overlay)."""
-    ramp = np.tile(np.linspace(0, 255, width, dtype=np.uint8), (height, 1))
-    return np.ascontiguousarray(cv2.applyColorMap(ramp, HEATMAP_COLORMAP)[..., ::-1])
+    """Colour bar low -> high for the viewer's heatmap legend (the overlay's own legend)."""
+    return colormap_legend(width, height)
 
 
 def thumbnail(pixels: np.ndarray, max_side: int = 120) -> np.ndarray:

@@ -15,8 +15,8 @@ from PySide6.QtGui import QColor, QFont, QImage, QPageLayout, QPageSize, QPainte
 import core
 from core.taxonomy import display_name
 
-from .export import ReportData, ReportImage, verdict_line
 from .rendering import to_qimage
+from .report_data import ReportData, ReportImage, verdict_line
 
 DPI = 150
 _INK, _MUTED, _WARN = QColor("#111111"), QColor("#555555"), QColor("#9a3b00")

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from .. import RESEARCH_USE_ONLY
-from ..heatmaps import colormap_legend, render_overlay
+from ..heatmap_overlay import colormap_legend, render_overlay
 from ..predictor import ImagePrediction
 from ..records import LoadedImage
 

@@ -7,7 +7,7 @@ from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
 from core.bundle import load_bundle
-from core.heatmaps import colormap_legend, render_overlay, upsample
+from core.heatmap_overlay import colormap_legend, render_overlay, upsample
 from core.predictor import Predictor
 from core.preprocess import PreprocessSpec, prepare
 from tests.support.models import make_bundle, random_image
@@ -92,3 +92,14 @@ def test_overlay_only_inside_box_and_legend():
 def test_spec_from_bundle_used(tiny_bundle):
     bundle = load_bundle(tiny_bundle)
     assert bundle.card.preprocessing == PreprocessSpec(resize=72, crop=64)
+
+
+def test_every_grad_cam_method_name_is_a_grad_cam_class_and_the_app_offers_known_ones():
+    import pytorch_grad_cam
+
+    from core.heatmap_overlay import APP_HEATMAP_METHODS, FORWARD_CAM, GRAD_CAM_METHODS
+
+    for _label, class_name in GRAD_CAM_METHODS.values():
+        assert isinstance(getattr(pytorch_grad_cam, class_name), type)
+    assert next(iter(APP_HEATMAP_METHODS)) == FORWARD_CAM  # the free map comes first
+    assert set(APP_HEATMAP_METHODS) - {FORWARD_CAM} <= set(GRAD_CAM_METHODS)

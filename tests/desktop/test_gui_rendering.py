@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QImage, QPainter
 
-from core.heatmaps import render_overlay
+from core.heatmap_overlay import render_overlay
 from core.records import ImageRef, Patient
 from desktop.loading import images_to_predict, load_patient_pixels
 from desktop.rendering import (
