@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from core.devices import DEVICES
+
 log = logging.getLogger("cnsight.desktop.app")
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED, EXIT_TIMEOUT = 0, 2, 3, 4
@@ -51,7 +53,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--device",
-        choices=("auto", "cpu", "cuda"),
+        choices=DEVICES,
         help="where the model runs (default: saved choice)",
     )
     p.add_argument(

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+from core.heatmap_overlay import APP_HEATMAP_METHODS, FORWARD_CAM
 from core.taxonomy import display_name
 
 from .pipeline import AnalysisPipeline
 from .viewmodels.cohort import CohortViewModel
-from .viewmodels.viewer import HEATMAP_METHODS, ViewerState
+from .viewmodels.viewer import ViewerState
 from .widgets.viewer import ImageViewer
 
 
@@ -48,7 +49,7 @@ class ViewerPresenter(QObject):
         if st.heatmap_on and pred is not None and k is not None and k < len(pred.probs):
             box = pred.input_box
             identity = (vm.current_ref.key, k, st.heatmap_method, id(pred))
-            if st.heatmap_method == "cam":
+            if st.heatmap_method == FORWARD_CAM:
                 cam = pred.cams[k]
             else:
                 cached = self.session.request_extra_heatmap(vm.current_ref, k, st.heatmap_method)
@@ -57,7 +58,7 @@ class ViewerPresenter(QObject):
                     if cached
                     else None
                 )
-                note = "" if cached else f"computing {HEATMAP_METHODS[st.heatmap_method]}…"
+                note = "" if cached else f"computing {APP_HEATMAP_METHODS[st.heatmap_method]}…"
         elif st.heatmap_on and vm.current_ref is not None and pred is None:
             note = "heatmap available once the image is analysed"
         self.viewer.set_heatmap(cam, box, identity if cam is not None else None)
@@ -81,7 +82,7 @@ class ViewerPresenter(QObject):
             name = vm.class_names[pred.pred_index]
             top_right.append(f"AI: {display_name(name)} {pred.probs.max():.0%}")
         if st.heatmap_on and heat_class is not None and heat_class < len(vm.class_names):
-            method = HEATMAP_METHODS[st.heatmap_method].split(" (")[0]
+            method = APP_HEATMAP_METHODS[st.heatmap_method].split(" (")[0]
             top_right.append(f"Heatmap: {display_name(vm.class_names[heat_class])} ({method})")
         g = st.geometry
         zoom = g.zoom if g.zoom is not None else self.viewer.fit_scale()

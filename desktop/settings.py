@@ -10,10 +10,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from core.devices import DEFAULT_DEVICE, DEVICES
+from core.heatmap_overlay import DEFAULT_OPACITY
+
 ORGANISATION = "CNSight"
 APPLICATION = "CNSight"
 MAX_RECENT = 8
-DEVICES = ("auto", "cpu", "cuda")
 
 
 class AppSettings:
@@ -33,9 +35,9 @@ class AppSettings:
     @property
     def opacity(self) -> float:
         try:
-            value = float(self._s.value("viewer/opacity", 0.45))
+            value = float(self._s.value("viewer/opacity", DEFAULT_OPACITY))
         except (TypeError, ValueError):
-            return 0.45
+            return DEFAULT_OPACITY
         return min(1.0, max(0.0, value))
 
     @opacity.setter
@@ -44,8 +46,8 @@ class AppSettings:
 
     @property
     def device(self) -> str:
-        value = str(self._s.value("model/device", "auto"))
-        return value if value in DEVICES else "auto"
+        value = str(self._s.value("model/device", DEFAULT_DEVICE))
+        return value if value in DEVICES else DEFAULT_DEVICE
 
     @device.setter
     def device(self, value: str) -> None:

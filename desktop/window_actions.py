@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
-from .settings import DEVICES
+from core.devices import DEVICES
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import RESEARCH_USE_ONLY, prediction_csv
 from ..aggregation import RULES
+from ..devices import DEFAULT_DEVICE, DEVICES
 from ..errors import BundleError, CNSightError, DiscoveryError
 from ..records import ImageRef, LoadedImage, Patient
 from ..resources import demo_model_dir
@@ -55,7 +56,9 @@ def get_args_parser() -> argparse.ArgumentParser:
         "'all', or a class name",
     )
     p.add_argument(
-        "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda or cuda:N"
+        "--device",
+        default=DEFAULT_DEVICE,
+        help=f"{', '.join(DEVICES)} or cuda:N (auto: CUDA, then MPS, then CPU)",
     )
     p.add_argument(
         "--batch-size", type=int, default=16, help="images per forward pass (default 16)"

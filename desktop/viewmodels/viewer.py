@@ -9,19 +9,12 @@ from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QObject, Signal
 
+from core.heatmap_overlay import APP_HEATMAP_METHODS, DEFAULT_OPACITY, FORWARD_CAM
+
 ZOOM_MIN, ZOOM_MAX, ZOOM_STEP = 0.1, 16.0, 1.25
 BRIGHTNESS_RANGE = (-100, 100)  # added to pixel values (0-255 scale)
 CONTRAST_RANGE = (10, 400)  # percent; 100 = unchanged
-DEFAULT_OPACITY = 0.45  # core.heatmaps.render_overlay's default
 DEFAULT_FPS = 30.0
-#: Heatmap methods offered in the UI: the free forward-pass CAM, then the grad-cam package's.
-HEATMAP_METHODS = {
-    "cam": "CAM (instant)",
-    "gradcam++": "Grad-CAM++",
-    "scorecam": "Score-CAM",
-    "eigencam": "Eigen-CAM",
-    "layercam": "Layer-CAM",
-}
 
 
 def _clamp(value, lo, hi):
@@ -54,7 +47,7 @@ class ViewerState(QObject):
         self.heatmap_on = False
         self.opacity = DEFAULT_OPACITY
         self.heatmap_class: int | None = None  # None = the image's predicted class
-        self.heatmap_method = "cam"
+        self.heatmap_method = FORWARD_CAM
         self.cine_playing = False
 
     # ----- geometry --------------------------------------------------------------------------
@@ -139,7 +132,7 @@ class ViewerState(QObject):
             self.heatmap_changed.emit()
 
     def set_heatmap_method(self, method: str) -> None:
-        if method not in HEATMAP_METHODS:
+        if method not in APP_HEATMAP_METHODS:
             raise ValueError(f"unknown heatmap method {method!r}")
         if method != self.heatmap_method:
             self.heatmap_method = method

@@ -5,10 +5,11 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
 
+from core.heatmap_overlay import APP_HEATMAP_METHODS
 from core.taxonomy import display_name
 
 from ..viewmodels.cohort import CohortViewModel
-from ..viewmodels.viewer import HEATMAP_METHODS, ViewerState, frame_interval_ms
+from ..viewmodels.viewer import ViewerState, frame_interval_ms
 
 
 class HeatmapControls(QWidget):
@@ -24,7 +25,7 @@ class HeatmapControls(QWidget):
         self.class_box.setMinimumContentsLength(18)
         self.method_box = QComboBox()
         self.method_box.setObjectName("heatmapMethod")
-        for method, label in HEATMAP_METHODS.items():
+        for method, label in APP_HEATMAP_METHODS.items():
             self.method_box.addItem(label, method)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setObjectName("heatmapOpacity")
