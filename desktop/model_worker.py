@@ -5,7 +5,9 @@
 sends it to the worker by a queued signal and re-emits the worker's answers on the GUI thread.
 Whoever asked decides whether an answer is stale (its id is no longer the one it waits for).
 
-torch and the model are imported/loaded here, in the worker, after the window is up.
+torch and the model are imported/loaded here, in the worker, after the window is up: this is
+the one desktop module allowed to reach torch (the import-linter contract "the app's GUI never
+imports torch" in pyproject.toml lets exactly its loader's imports through).
 """
 
 from __future__ import annotations
@@ -16,11 +18,18 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from core.errors import BundleError, CancelledError
+from core.records import LoadedImage
+
 from .background import CancelToken
+
+if TYPE_CHECKING:  # types only: importing these modules imports torch
+    from core.bundle import ModelCard
+    from core.predictor import Predictor
 
 log = logging.getLogger(f"cnsight.{__name__}")
 
@@ -30,8 +39,12 @@ class ModelInfo:
     """What the GUI needs to know about the loaded model (no tensors)."""
 
     path: Path
-    card: Any  # core.bundle.ModelCard
+    card: ModelCard
     device: str
+
+
+#: Makes the model thread's Predictor from a bundle folder and a device name.
+PredictorFactory = Callable[[Path, str], "Predictor"]
 
 
 def inference_threads() -> int:
@@ -52,12 +65,14 @@ def inference_threads() -> int:
     return max(1, available - 1)
 
 
-def load_predictor(bundle_path: Path, device: str):
+def load_predictor(bundle_path: Path, device: str) -> Predictor:
     """Default factory: load a bundle strictly and wrap it in a Predictor (heavy imports here).
 
     Runs in the model thread, so the thread count set here is the one inference uses
     (OpenMP's setting belongs to the calling thread).
     """
+    # Imported here, not at the top, for start-up speed: torch and torchvision take ~3.5 s to
+    # import, and this runs in the model thread after the window is shown (docs/desktop.md).
     import torch
 
     from core.bundle import load_bundle
@@ -65,6 +80,38 @@ def load_predictor(bundle_path: Path, device: str):
 
     torch.set_num_threads(inference_threads())
     return Predictor(load_bundle(bundle_path), device=device, batch_size=8)
+
+
+def verified_predictor_factory(expected_sha256: str) -> PredictorFactory:
+    """A model-thread factory that loads only the bundle whose weights have this sha256 (a
+    reader study's model, named in its protocol).
+
+    ``core.bundle.load_bundle`` checks the weights file against its card; this checks the card
+    against the expected hash, first from the card alone, then on the loaded bundle.
+    """
+
+    def factory(bundle_path: Path, device: str) -> Predictor:
+        from core.bundle import read_card  # core.bundle imports torch: see load_predictor
+
+        def refuse(found: str) -> BundleError:
+            return BundleError(
+                f"the model bundle {bundle_path} is not the study's model: weights sha256 "
+                f"{found[:12]}..., the protocol names {expected_sha256[:12]}...; refusing to "
+                "load it (ask the study coordinator)"
+            )
+
+        card = read_card(bundle_path)
+        if card.weights_sha256 != expected_sha256:
+            raise refuse(card.weights_sha256)
+        # Looked up at call time, so a test can count or replace the real loader.
+        predictor = load_predictor(bundle_path, device)
+        loaded = predictor.bundle.card.weights_sha256
+        if loaded != expected_sha256:
+            predictor.close()
+            raise refuse(loaded)
+        return predictor
+
+    return factory
 
 
 class ModelWorker(QObject):
@@ -79,10 +126,10 @@ class ModelWorker(QObject):
     heatmap_ready = Signal(int, object)  # request id, (h, w) map in [0, 1]
     heatmap_failed = Signal(int, str)
 
-    def __init__(self, predictor_factory: Callable[[Path, str], Any] | None = None):
+    def __init__(self, predictor_factory: PredictorFactory | None = None):
         super().__init__()
         self._factory = predictor_factory or load_predictor
-        self._predictor = None
+        self._predictor: Predictor | None = None
 
     @Slot(int, object, str)
     def load_model(self, request_id: int, bundle_path: Path, device: str) -> None:
@@ -102,9 +149,7 @@ class ModelWorker(QObject):
         self.model_loaded.emit(request_id, info)
 
     @Slot(int, object, object)
-    def predict(self, request_id: int, images: list, token: CancelToken) -> None:
-        from core.errors import CancelledError
-
+    def predict(self, request_id: int, images: list[LoadedImage], token: CancelToken) -> None:
         if self._predictor is None:
             self.predict_failed.emit(request_id, "no model loaded")
             return
@@ -126,7 +171,9 @@ class ModelWorker(QObject):
             self.predicted.emit(request_id, preds)
 
     @Slot(int, object, int, str)
-    def extra_heatmap(self, request_id: int, image, class_index: int, method: str) -> None:
+    def extra_heatmap(
+        self, request_id: int, image: LoadedImage, class_index: int, method: str
+    ) -> None:
         """A grad-cam package heatmap (slow; imports grad-cam on first use, here in the worker)."""
         if self._predictor is None:
             self.heatmap_failed.emit(request_id, "no model loaded")
@@ -157,7 +204,7 @@ class ModelService(QObject):
 
     def __init__(
         self,
-        predictor_factory: Callable[[Path, str], Any] | None = None,
+        predictor_factory: PredictorFactory | None = None,
         parent: QObject | None = None,
     ):
         super().__init__(parent)
@@ -189,12 +236,12 @@ class ModelService(QObject):
         self._load_requested.emit(request_id, Path(bundle_path), device)
         return request_id
 
-    def predict(self, images: list) -> tuple[int, CancelToken]:
+    def predict(self, images: list[LoadedImage]) -> tuple[int, CancelToken]:
         request_id, token = self._next_id(), CancelToken()
         self._predict_requested.emit(request_id, list(images), token)
         return request_id, token
 
-    def extra_heatmap(self, image, class_index: int, method: str) -> int:
+    def extra_heatmap(self, image: LoadedImage, class_index: int, method: str) -> int:
         request_id = self._next_id()
         self._heatmap_requested.emit(request_id, image, class_index, method)
         return request_id

@@ -27,12 +27,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from core.errors import BundleError, ReaderStudyError
+from core.errors import ReaderStudyError
 from core.readerstudy import ReaderSession, SessionState, StudyComplete, WashoutPending
 
-from .. import model_worker
 from ..background import OpRunner
-from ..model_worker import ModelService
+from ..model_worker import ModelService, PredictorFactory, verified_predictor_factory
 from ..pipeline import AnalysisPipeline
 from ..viewmodels.cohort import CohortViewModel, PatientStatus
 from .cases import CaseSource, CaseUnavailable, model_path
@@ -58,37 +57,6 @@ class CaseViewModel(CohortViewModel):
         return self.patients[index].patient_id if 0 <= index < len(self.patients) else ""
 
 
-def verified_predictor_factory(expected_sha256: str):
-    """A model-thread factory that loads only the protocol's bundle.
-
-    ``core.bundle.load_bundle`` checks the weights file against its card; this checks the card
-    against the protocol, first from the card alone (no torch), then on the loaded bundle.
-    """
-
-    def factory(bundle_path: Path, device: str):
-        from core.bundle import read_card
-
-        def refuse(found: str) -> BundleError:
-            return BundleError(
-                f"the model bundle {bundle_path} is not the study's model: weights sha256 "
-                f"{found[:12]}..., the protocol names {expected_sha256[:12]}...; refusing to "
-                "load it (ask the study coordinator)"
-            )
-
-        card = read_card(bundle_path)
-        if card.weights_sha256 != expected_sha256:
-            raise refuse(card.weights_sha256)
-        # Looked up at call time, so a test can count or replace the real loader.
-        predictor = model_worker.load_predictor(bundle_path, device)
-        loaded = predictor.bundle.card.weights_sha256
-        if loaded != expected_sha256:
-            predictor.close()
-            raise refuse(loaded)
-        return predictor
-
-    return factory
-
-
 class ReadingController(QObject):
     case_loading = Signal(object, str)  # SessionState, what is being prepared
     case_ready = Signal(object)  # SessionState: on screen, mark_shown logged, clock running
@@ -99,7 +67,7 @@ class ReadingController(QObject):
         self,
         session: ReaderSession,
         device: str = "auto",
-        predictor_factory=None,
+        predictor_factory: PredictorFactory | None = None,
         parent: QObject | None = None,
     ):
         super().__init__(parent)
