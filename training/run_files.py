@@ -108,8 +108,10 @@ def run_log(run: RunPaths, ctx: DistContext):
         handler = logging.FileHandler(run.root / "train.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
-        if level > logging.INFO:
-            root.setLevel(logging.INFO)  # the run log keeps INFO even if the host configured less
+        # The run log keeps INFO even if the host configured less. The effective level, not
+        # root.level: "cnsight" itself is usually NOTSET and inherits WARNING from the root.
+        if root.getEffectiveLevel() > logging.INFO:
+            root.setLevel(logging.INFO)
     else:
         root.setLevel(logging.WARNING)  # one voice in the console: rank 0's
     try:
