@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -13,6 +14,8 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from core.records import ImageRef
+from core.taxonomy import Taxonomy
 from training.data import ImageDataset, collate_readable
 from training.distributed import DistContext, all_gather_objects, all_reduce_sum
 from training.scoring import epoch_rule, image_truth, quick_scores
@@ -26,6 +29,26 @@ class EpochStats:
     accuracy: float
     images: int
     lr: float
+
+
+@dataclass(frozen=True)
+class ValidationScores:
+    """One epoch's validation: the training criterion (no augmentation) and image/patient scores."""
+
+    loss: float
+    accuracy: float
+    patient_accuracy: float | None  # None: no validation patient with a single label
+    auroc: float | None  # macro AUROC over images; None when no class is scorable
+
+    def score(self, select_metric: str) -> float | None:
+        """The value ``--select-metric`` names (``val_loss``, ``val_accuracy``, ...)."""
+        by_metric = {
+            "val_loss": self.loss,
+            "val_accuracy": self.accuracy,
+            "val_patient_accuracy": self.patient_accuracy,
+            "val_auroc": self.auroc,
+        }
+        return by_metric[select_metric]
 
 
 @dataclass(frozen=True)
@@ -193,7 +216,9 @@ def collect_logits(
     return merged
 
 
-def validate(model, r: Recipe, refs, taxonomy, args, ctx: DistContext, device) -> dict:
+def validate(
+    model, r: Recipe, refs: Sequence[ImageRef], taxonomy: Taxonomy, args, ctx: DistContext, device
+) -> ValidationScores:
     """Validation loss (the training criterion, no augmentation) and image/patient scores."""
     progress = not args.no_progress
     by_index = collect_logits(model, r.val_loader, device, ctx, r.amp, r.channels_last, progress)
@@ -204,9 +229,9 @@ def validate(model, r: Recipe, refs, taxonomy, args, ctx: DistContext, device) -
     loss = float(r.criterion(logits.to(device), labels.to(device)))
     probs = torch.softmax(logits.double(), 1).numpy()
     scores = quick_scores(seen, probs, taxonomy.class_names, epoch_rule(args.aggregation))
-    return {
-        "val_loss": loss,
-        "val_accuracy": scores["image"]["accuracy"],
-        "val_patient_accuracy": scores["patient"]["accuracy"],
-        "val_auroc": scores["image"]["auroc_macro"],
-    }
+    return ValidationScores(
+        loss=loss,
+        accuracy=scores["image"]["accuracy"],
+        patient_accuracy=scores["patient"]["accuracy"],
+        auroc=scores["image"]["auroc_macro"],
+    )

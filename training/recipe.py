@@ -19,9 +19,11 @@ from training.checkpoint import (
     save_checkpoint,
 )
 from training.data import ImageDataset, augment_params
+from training.distributed import DistContext
 from training.engine import Recipe, make_loader, warmup_cosine
 from training.errors import TrainingError
-from training.run_files import args_to_dict
+from training.run_files import RunPaths, args_to_dict
+from training.run_state import RunState, StateDict, TrainingData
 
 log = logging.getLogger("cnsight.train")
 
@@ -60,7 +62,14 @@ def build_network(
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
-def build_recipe(model, weights, train_refs, val_refs, taxonomy, args, ctx, device) -> Recipe:
+def build_recipe(
+    model: torch.nn.Module,
+    weights: torch.Tensor | None,
+    data: TrainingData,
+    args,
+    ctx: DistContext,
+    device: torch.device,
+) -> Recipe:
     """Loaders (this rank's shard), loss, AdamW, warm-up + cosine per step, AMP scaler."""
     if args.batch_size % ctx.world_size:
         raise TrainingError(
@@ -69,10 +78,9 @@ def build_recipe(model, weights, train_refs, val_refs, taxonomy, args, ctx, devi
     spec = PreprocessSpec(resize=args.resize, crop=args.crop)
     per_rank = args.batch_size // ctx.world_size
     use_cuda = device.type == "cuda"
-    train_set = ImageDataset(
-        train_refs, taxonomy.class_names, spec, augment_params(args), seed=args.seed
-    )
-    val_set = ImageDataset(val_refs, taxonomy.class_names, spec)
+    names = data.taxonomy.class_names
+    train_set = ImageDataset(data.train_refs, names, spec, augment_params(args), seed=args.seed)
+    val_set = ImageDataset(data.val_refs, names, spec)
     train_loader = make_loader(
         train_set, per_rank, args.workers, ctx, args.seed, train=True, pin_memory=use_cuda
     )
@@ -101,10 +109,18 @@ def build_recipe(model, weights, train_refs, val_refs, taxonomy, args, ctx, devi
     )
 
 
-def save_epoch(run, model, r: Recipe, state, new_best, split, taxonomy, args) -> None:
+def save_epoch(
+    run: RunPaths,
+    model: torch.nn.Module,
+    r: Recipe,
+    state: RunState,
+    new_best: StateDict | None,
+    data: TrainingData,
+    args,
+) -> None:
     """Checkpoint after every epoch (and the best weights when they changed)."""
     if new_best is not None:
-        save_checkpoint(run.best_weights, {"model": new_best, "epoch": state["best_epoch"]})
+        save_checkpoint(run.best_weights, {"model": new_best, "epoch": state.best_epoch})
     save_checkpoint(
         run.checkpoint,
         {
@@ -112,25 +128,27 @@ def save_epoch(run, model, r: Recipe, state, new_best, split, taxonomy, args) ->
             "optimizer": r.optimizer.state_dict(),
             "scheduler": r.scheduler.state_dict(),
             "scaler": r.scaler.state_dict(),
-            "state": state,
+            "state": state.to_checkpoint(),
             "args": args_to_dict(args),
-            "split_sha256": split.digest(),
-            "class_names": list(taxonomy.class_names),
+            "split_sha256": data.split.digest(),
+            "class_names": list(data.taxonomy.class_names),
             "rng": rng_states(),
         },
     )
 
 
-def resume(args, model, r: Recipe, split, taxonomy, run) -> tuple[dict, dict | None]:
+def resume(
+    args, model: torch.nn.Module, r: Recipe, data: TrainingData, run: RunPaths
+) -> tuple[RunState, StateDict | None]:
     """Restore everything the next epoch depends on; refuse a checkpoint of another split/taxonomy."""
     path = resolve_checkpoint(args.resume)
     ckpt = load_checkpoint(path)
-    if ckpt["split_sha256"] != split.digest():
+    if ckpt["split_sha256"] != data.split.digest():
         raise TrainingError(
             f"--resume {path}: the checkpoint was trained on another patient split "
             "(different data, split options or seed); refusing to mix them"
         )
-    if tuple(ckpt["class_names"]) != taxonomy.class_names:
+    if tuple(ckpt["class_names"]) != data.taxonomy.class_names:
         raise TrainingError(f"--resume {path}: class names differ ({ckpt['class_names']})")
     changed = {
         k: (v, args_to_dict(args).get(k))
@@ -150,10 +168,11 @@ def resume(args, model, r: Recipe, split, taxonomy, run) -> tuple[dict, dict | N
     restore_rng_states(ckpt["rng"])
     best_path = path.parent / run.best_weights.name
     best = load_checkpoint(best_path)["model"] if best_path.is_file() else None
+    state = RunState.from_checkpoint(ckpt["state"])
     log.info(
         "resumed from %s after epoch %d (best epoch %d)",
         path,
-        ckpt["state"]["epoch"],
-        ckpt["state"]["best_epoch"] + 1,
+        state.epochs_done,
+        state.best_epoch + 1,
     )
-    return ckpt["state"], best
+    return state, best

@@ -9,28 +9,20 @@ import json
 import logging
 import shlex
 import sys
+from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from core.records import Cohort
 from training.data import check_labels, select_images, write_manifest
 from training.distributed import DistContext
+from training.run_state import EpochRecord
 from training.splits import Split, make_split, patient_rows
 
 log = logging.getLogger(f"cnsight.{__name__}")
-LOG_COLUMNS = (
-    "epoch",
-    "lr",
-    "train_loss",
-    "train_accuracy",
-    "val_loss",
-    "val_accuracy",
-    "val_patient_accuracy",
-    "val_auroc",
-    "seconds",
-    "best",
-)
+#: log.csv columns: one definition, the history record's fields.
+LOG_COLUMNS = tuple(f.name for f in fields(EpochRecord))
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -169,15 +161,15 @@ class EpochLog:
 
             self.writer = SummaryWriter(log_dir=str(run.tensorboard))
 
-    def write(self, history: list[dict]) -> None:
+    def write(self, history: Sequence[EpochRecord]) -> None:
         if not self.enabled:
             return
         with open(self.run.log_csv, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=LOG_COLUMNS, extrasaction="ignore")
+            writer = csv.DictWriter(f, fieldnames=LOG_COLUMNS)
             writer.writeheader()
-            writer.writerows(history)
+            writer.writerows(record.to_dict() for record in history)
         if self.writer is not None and history:
-            row = history[-1]
+            row = history[-1].to_dict()
             for key in LOG_COLUMNS[1:-2]:
                 if row.get(key) is not None:
                     self.writer.add_scalar(key.replace("_", "/", 1), row[key], row["epoch"])

@@ -15,6 +15,7 @@ import argparse
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -33,16 +34,18 @@ from training.distributed import (
     process_device,
     sync_buffers,
 )
-from training.engine import set_epoch, train_one_epoch, validate
+from training.engine import ValidationScores, set_epoch, train_one_epoch, validate
 from training.recipe import build_network, build_recipe, resume, save_epoch
 from training.run_files import (
     EpochLog,
+    RunPaths,
     command_line,
     prepare_run,
     run_log,
     setup_logging,
     split_and_record,
 )
+from training.run_state import EpochRecord, FitResult, RunState, TrainingData
 from training.scoring import AUTO_RULE
 
 log = logging.getLogger("cnsight.train")
@@ -187,48 +190,59 @@ def improved(metric: str, value: float, best: float | None) -> bool:
     return value < best if metric == "val_loss" else value > best
 
 
-def select(state: dict, val: dict, epoch: int, args) -> bool:
-    """Model selection and early stopping, from validation metrics only (identical on every rank)."""
-    score = val[args.select_metric]
-    is_best = score is not None and improved(args.select_metric, score, state["best_score"])
+def select(
+    state: RunState, val: ValidationScores, epoch: int, args: argparse.Namespace
+) -> tuple[RunState, bool]:
+    """Model selection and early stopping, from validation metrics only (identical on every rank).
+    Returns the new state and whether ``epoch`` is the new best."""
+    score = val.score(args.select_metric)
+    is_best = score is not None and improved(args.select_metric, score, state.best_score)
     if is_best:
-        state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
+        state = replace(state, best_score=score, best_epoch=epoch, bad_epochs=0)
     else:
-        state["bad_epochs"] += 1
-    state["stopped_early"] = bool(args.patience and state["bad_epochs"] >= args.patience)
-    return is_best
+        state = replace(state, bad_epochs=state.bad_epochs + 1)
+    patience_ran_out = bool(args.patience and state.bad_epochs >= args.patience)
+    return replace(state, stopped_early=patience_ran_out), is_best
 
 
-def fit(model, weights, train_refs, val_refs, taxonomy, split, args, run, ctx, device):
-    """The epoch loop. Returns the final state and the best epoch's weights (CPU copies)."""
-    r = build_recipe(model, weights, train_refs, val_refs, taxonomy, args, ctx, device)
-    state = {"epoch": 0, "best_score": None, "best_epoch": -1, "bad_epochs": 0, "history": []}
-    state["stopped_early"], best_weights = False, None
+def fit(
+    model: torch.nn.Module,
+    weights: torch.Tensor | None,
+    data: TrainingData,
+    args: argparse.Namespace,
+    run: RunPaths,
+    ctx: DistContext,
+    device: torch.device,
+) -> FitResult:
+    """The epoch loop: train, validate, select, checkpoint, until the last epoch or a stop."""
+    r = build_recipe(model, weights, data, args, ctx, device)
+    state, best_weights = RunState(), None
     if args.resume is not None:
-        state, best_weights = resume(args, model, r, split, taxonomy, run)
-    state["world_size"] = ctx.world_size
+        state, best_weights = resume(args, model, r, data, run)
+    state = replace(state, world_size=ctx.world_size)
     epoch_log = EpochLog(run, ctx, args.tensorboard)
-    fit_started, first_epoch = time.perf_counter(), state["epoch"]
-    for epoch in range(state["epoch"], args.epochs):
+    fit_started, first_epoch = time.perf_counter(), state.epochs_done
+    for epoch in range(state.epochs_done, args.epochs):
         started = time.perf_counter()
         set_epoch(r.train_loader, epoch)
         stats = train_one_epoch(r, device, epoch, ctx, progress=not args.no_progress)
         sync_buffers(model, ctx)
-        val = validate(model, r, val_refs, taxonomy, args, ctx, device)
-        is_best = select(state, val, epoch, args)
+        val = validate(model, r, data.val_refs, data.taxonomy, args, ctx, device)
+        state, is_best = select(state, val, epoch, args)
         if is_best:
             best_weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        state["epoch"] = epoch + 1
-        record_epoch(state, stats, val, is_best, time.perf_counter() - started, args)
+        record = EpochRecord.of(epoch + 1, stats, val, time.perf_counter() - started, is_best)
+        state = replace(state, epochs_done=epoch + 1, history=(*state.history, record))
+        log_epoch(record, args)
         if ctx.is_main:
             new_best = best_weights if is_best else None
-            save_epoch(run, model, r, state, new_best, split, taxonomy, args)
-        epoch_log.write(state["history"])
+            save_epoch(run, model, r, state, new_best, data, args)
+        epoch_log.write(state.history)
         if out_of_time(fit_started, epoch + 1 - first_epoch, args, ctx, device):
-            state["stopped_early"] = f"time limit of {args.time_limit:g} min"
+            state = replace(state, stopped_early=f"time limit of {args.time_limit:g} min")
             log.info("stopping: another epoch would not end within --time-limit")
             break
-        if state["stopped_early"]:
+        if state.stopped_early:
             log.info(
                 "early stopping: %s did not improve for %d epochs",
                 args.select_metric,
@@ -236,7 +250,7 @@ def fit(model, weights, train_refs, val_refs, taxonomy, split, args, run, ctx, d
             )
             break
     epoch_log.close()
-    return state, best_weights
+    return FitResult(model=model, best_weights=best_weights, state=state)
 
 
 def out_of_time(started: float, epochs_done: int, args, ctx: DistContext, device) -> bool:
@@ -250,20 +264,16 @@ def out_of_time(started: float, epochs_done: int, args, ctx: DistContext, device
     return bool(all_reduce_sum(flag, ctx).item() > 0)
 
 
-def record_epoch(state: dict, stats, val: dict, is_best: bool, seconds: float, args) -> None:
-    """Append the epoch to the history (CSV, TensorBoard, model card) and log it."""
-    row = {"epoch": state["epoch"], "lr": stats.lr, "train_loss": stats.loss}
-    row |= {"train_accuracy": stats.accuracy, **val, "seconds": round(seconds, 1), "best": is_best}
-    state["history"].append(row)
+def log_epoch(record: EpochRecord, args: argparse.Namespace) -> None:
     log.info(
         "epoch %d/%d: train loss %.4f acc %.3f | val loss %.4f acc %.3f patient acc %s auroc %s%s",
-        state["epoch"], args.epochs, stats.loss, stats.accuracy, val["val_loss"],
-        val["val_accuracy"], _fmt(val["val_patient_accuracy"]), _fmt(val["val_auroc"]),
-        " (best)" if is_best else "",
+        record.epoch, args.epochs, record.train_loss, record.train_accuracy, record.val_loss,
+        record.val_accuracy, _fmt(record.val_patient_accuracy), _fmt(record.val_auroc),
+        " (best)" if record.best else "",
     )  # fmt: skip
 
 
-def _fmt(value) -> str:
+def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
@@ -281,17 +291,27 @@ def train(args: argparse.Namespace) -> Path:
         cleanup(ctx)
 
 
-def train_run(args, taxonomy: Taxonomy, run, ctx: DistContext, device: torch.device) -> Path:
+def train_run(
+    args: argparse.Namespace,
+    taxonomy: Taxonomy,
+    run: RunPaths,
+    ctx: DistContext,
+    device: torch.device,
+) -> Path:
     # Data and the patient split. The test split's images are never selected below.
     study = load_cohort(args.data, taxonomy.class_names, args.labels)
     split = split_and_record(study, taxonomy.class_names, args, run, ctx)
-    train_refs = select_images(study, split.train)
-    val_refs = select_images(study, split.val)
+    data = TrainingData(
+        taxonomy=taxonomy,
+        split=split,
+        train_refs=tuple(select_images(study, split.train)),
+        val_refs=tuple(select_images(study, split.val)),
+    )
     log.info(
         "train %d images / %d patients, validation %d / %d, test %d patients held out (not loaded)",
-        len(train_refs),
+        len(data.train_refs),
         len(split.train),
-        len(val_refs),
+        len(data.val_refs),
         len(split.val),
         len(split.test),
     )
@@ -300,19 +320,18 @@ def train_run(args, taxonomy: Taxonomy, run, ctx: DistContext, device: torch.dev
     model = build_network(
         args, len(taxonomy), device, channels_last=device.type == "cuda" and args.channels_last
     )
-    weights = None if args.no_class_weights else class_weights(train_refs, taxonomy.class_names)
+    weights = (
+        None if args.no_class_weights else class_weights(data.train_refs, taxonomy.class_names)
+    )
     if weights is not None:
         log.info(
             "class weights: %s",
             dict(zip(taxonomy.class_names, (round(w, 3) for w in weights.tolist()), strict=True)),
         )
-    state, best_weights = fit(
-        model, weights, train_refs, val_refs, taxonomy, split, args, run, ctx, device
-    )
-    return finish(
-        model, best_weights, state, taxonomy, study, train_refs, val_refs, split, args, run, ctx,
-        device,
-    )  # fmt: skip
+    fitted = fit(model, weights, data, args, run, ctx, device)
+
+    # Temperature and validation metrics, then the bundle.
+    return finish(fitted=fitted, data=data, args=args, run=run, ctx=ctx, device=device)
 
 
 def main(args: argparse.Namespace | list[str] | None = None) -> int:
