@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     device = args.device or settings.device
     QTimer.singleShot(0, lambda: session.load_model(model, device))
     if paths:
-        QTimer.singleShot(0, lambda: window.io.open_paths(paths))
+        QTimer.singleShot(0, lambda: window.open_paths(paths))
     started = time.perf_counter()
     code = app.exec()
     log.info("event loop ended after %.1f s with code %d", time.perf_counter() - started, code)
@@ -263,7 +263,7 @@ def _fail_early(app, window, message: str, screenshot: bool) -> int:
     if screenshot:
         window.close()
         return EXIT_USAGE
-    window.io.show_study_error(message)
+    window.show_study_error(message)
     return app.exec()
 
 

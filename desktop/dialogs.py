@@ -1,4 +1,5 @@
-"""About / model card dialog and the keyboard shortcuts dialog (both read-only)."""
+"""About / model card dialog, the keyboard shortcuts dialog (both read-only), and non-blocking
+message boxes."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from PySide6 import __version__ as pyside_version
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QMessageBox,
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
     QVBoxLayout,
+    QWidget,
 )
 
 import core
@@ -99,3 +102,12 @@ class ShortcutsDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(table)
         lay.addWidget(buttons)
+
+
+def show_message(parent: QWidget, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox:
+    """A message box that does not block (no modal exec loop): the window keeps working, and
+    analysis goes on, while it is open."""
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setModal(False)
+    box.show()
+    return box

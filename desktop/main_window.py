@@ -1,14 +1,16 @@
-"""The main window: assembles the thin widgets around the view-models and the session.
+"""The main window: assembles its parts around the view-models and the analysis pipeline.
 
-Layout (medical-viewer style, dark): research-use banner on top; patients and their images
-on the left; the viewer with heatmap and cine bars in the centre; AI results and DICOM tags
-on the right; files that could not be used in a bottom dock; progress, model and device in
-the status bar. No module-level torch import: the window shows before the model loads.
+Layout (medical-viewer style, dark): the viewer pane in the centre (research-use banner, the
+viewer, cine and heatmap bars: ``viewer_pane.ViewerPane``, shared with the reading window);
+patients and their images on the left; AI results and DICOM tags on the right; files that
+could not be used in a bottom dock; progress, model and device in the status bar. What it does
+with files are small operations (``file_ops``) that report back through signals.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, Signal
@@ -16,31 +18,35 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFrame,
-    QLabel,
     QMainWindow,
-    QProgressBar,
+    QMessageBox,
     QScrollArea,
     QSplitter,
     QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
-import core
-
-from .dialogs import ModelCardDialog, ShortcutsDialog
-from .main_window_io import WindowIO
+from . import file_ops
+from .dialogs import ModelCardDialog, ShortcutsDialog, show_message
+from .export import snapshot_patient
+from .file_dialogs import ask_model_bundle, ask_save_path, ask_study_files, ask_study_folder
+from .model_worker import ModelInfo
 from .pipeline import AnalysisPipeline
-from .presenter import ViewerPresenter
+from .recent_menu import fill_recent_menu
 from .settings import AppSettings
-from .viewmodels.viewer import ViewerState
-from .widgets.controls import CineBar, HeatmapControls
+from .viewer_pane import ViewerPane
 from .widgets.panels import ErrorList, TagView
 from .widgets.patient_list import PatientList
 from .widgets.results_panel import ResultsPanel
+from .widgets.status_bar import AnalysisStatus
 from .widgets.thumbnails import ThumbnailStrip
-from .widgets.viewer import ImageViewer
-from .window_actions import build_actions, shortcut_rows, viewing_handlers
+from .window_actions import (
+    build_actions,
+    follow_viewer_state,
+    keep_checked,
+    shortcut_rows,
+    viewing_handlers,
+)
 
 log = logging.getLogger(f"cnsight.{__name__}")
 
@@ -53,44 +59,25 @@ class MainWindow(QMainWindow):
     ):
         super().__init__(parent)
         self.session, self.vm, self.settings = session, session.vm, settings
-        self.state = ViewerState(self)
-        self.state.set_opacity(settings.opacity)
         self.setObjectName("mainWindow")
         self.setWindowTitle("CNSight")
         self.setAcceptDrops(True)
         self.resize(1440, 900)
-        self._build_central()
+        self.pane = ViewerPane(self.vm, session)
+        self.state = self.pane.state
+        self.state.set_opacity(settings.opacity)
+        self.setCentralWidget(self.pane)
         self._build_docks()
-        self._build_status_bar()
-        self.presenter = ViewerPresenter(self.vm, self.state, session, self.viewer, self)
-        self.presenter.note_changed.connect(self.heatmap_controls.set_note)
-        self.io = WindowIO(self)
+        self.status = AnalysisStatus(self.statusBar())
+        self.reports = file_ops.OpReports(self)
+        self.last_message: QMessageBox | None = None
+        self.last_export: list[Path] = []
         self.actions_by_name = build_actions(self, self._handlers())
-        self.io.rebuild_recent_menu()
+        self._fill_recent_menu()
         self._connect()
         self._restore_settings()
 
     # ----- construction ------------------------------------------------------------------------
-    def _build_central(self) -> None:
-        self.banner = QLabel(core.RESEARCH_USE_ONLY)
-        self.banner.setObjectName("researchBanner")
-        self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.viewer = ImageViewer(self.state)
-        self.heatmap_controls = HeatmapControls(self.vm, self.state)
-        self.cine_bar = CineBar(self.vm, self.state)
-        central = QWidget()
-        lay = QVBoxLayout(central)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(0)
-        for widget, stretch in (
-            (self.banner, 0),
-            (self.viewer, 1),
-            (self.cine_bar, 0),
-            (self.heatmap_controls, 0),
-        ):
-            lay.addWidget(widget, stretch)
-        self.setCentralWidget(central)
-
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
@@ -137,61 +124,40 @@ class MainWindow(QMainWindow):
         )
         self.resizeDocks([self.error_dock], [110], Qt.Orientation.Vertical)
 
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.status_text = QLabel("Ready")
-        self.progress = QProgressBar()
-        self.progress.setFixedWidth(220)
-        self.progress.setFormat("%v / %m images")
-        self.progress.hide()
-        self.model_label = QLabel("Model: loading…")
-        self.device_label = QLabel("Device: —")
-        bar.addWidget(self.status_text, 1)
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.model_label)
-        bar.addPermanentWidget(self.device_label)
-
     def _handlers(self) -> dict:
-        st, vm, io = self.state, self.vm, self.io
-        return viewing_handlers(st, vm, self.viewer.fit_scale) | {
-            "open_folder": io.open_folder_dialog, "open_files": io.open_files_dialog,
-            "export_report": io.export_report, "export_csv": io.export_csv, "quit": self.close,
+        st, vm = self.state, self.vm
+        return viewing_handlers(st, vm, self.pane.viewer.fit_scale) | {
+            "open_folder": self.open_folder, "open_files": self.open_files,
+            "export_report": self.export_report, "export_csv": self.export_csv, "quit": self.close,
             "heatmap": st.set_heatmap_on, "deidentify": self._set_deidentified,
             "prev_patient": lambda: vm.step_patient(-1), "next_patient": lambda: vm.step_patient(1),
-            "load_model": io.load_model_dialog, "cancel": self._cancel, "resume": self.session.resume,
-            "shortcuts": self.show_shortcuts, "about": self.show_about, "device": io.change_device,
+            "load_model": self.load_model, "cancel": self._cancel, "resume": self.session.resume,
+            "shortcuts": self.show_shortcuts, "about": self.show_about, "device": self.change_device,
         }  # fmt: skip
 
     def _connect(self) -> None:
-        s, a = self.session, self.actions_by_name
-        s.study_opening.connect(lambda label: self._status(f"Opening {label}…", busy=True))
+        s, a, status = self.session, self.actions_by_name, self.status
+        s.study_opening.connect(lambda label: status.show_message(f"Opening {label}…", busy=True))
         s.study_opened.connect(self._on_study_opened)
-        s.study_failed.connect(self.io.show_study_error)
-        s.model_loading.connect(lambda path: self.model_label.setText("Model: loading…"))
+        s.study_failed.connect(self.show_study_error)
+        s.model_loading.connect(lambda _path: status.show_model_loading())
         s.model_changed.connect(self._on_model_changed)
-        s.model_failed.connect(self.io.show_model_error)
-        s.progress.connect(self._on_progress)
-        s.all_predicted.connect(lambda: self._status("All patients analysed"))
-        self.vm.errors_changed.connect(self._on_errors_changed)
-        self.state.heatmap_changed.connect(
-            lambda: self._sync_check(a["heatmap"], self.state.heatmap_on)
+        s.model_failed.connect(self._on_model_failed)
+        s.progress.connect(lambda done, total: status.show_progress(done, total, s.paused))
+        s.all_predicted.connect(lambda: status.show_message("All patients analysed"))
+        self.reports.status.connect(status.show_message)
+        self.reports.saved.connect(self._on_saved)
+        self.reports.failed.connect(
+            lambda title, text: self.show_message(QMessageBox.Icon.Warning, title, text)
         )
+        self.vm.errors_changed.connect(self._on_errors_changed)
+        follow_viewer_state(a, self.state)
         self.state.heatmap_changed.connect(
             lambda: setattr(self.settings, "opacity", self.state.opacity)
         )
-        self.state.cine_changed.connect(
-            lambda: self._sync_check(a["cine"], self.state.cine_playing)
-        )
-        self.vm.deidentified_changed.connect(lambda on: self._sync_check(a["deidentify"], on))
+        self.vm.deidentified_changed.connect(lambda on: keep_checked(a["deidentify"], on))
         self.vm.deidentified_changed.connect(lambda _on: self._update_title())
         self.results.driver_clicked.connect(self.vm.select_image)
-
-    @staticmethod
-    def _sync_check(action, on: bool) -> None:
-        if action.isChecked() != on:
-            action.blockSignals(True)
-            action.setChecked(on)
-            action.blockSignals(False)
 
     def _restore_settings(self) -> None:
         geometry, state = self.settings.window_state()
@@ -201,41 +167,100 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         self.error_dock.hide()  # shown again when the open study has errors
         self.vm.set_deidentified(self.settings.deidentified)
-        self._sync_check(self.actions_by_name["deidentify"], self.vm.deidentified)
+        keep_checked(self.actions_by_name["deidentify"], self.vm.deidentified)
         self.actions_by_name[f"device_{self.settings.device}"].setChecked(True)
 
-    # ----- reactions ---------------------------------------------------------------------------
-    def _status(self, text: str, busy: bool = False) -> None:
-        self.status_text.setText(text)
-        if busy:
-            self.progress.setRange(0, 0)
-            self.progress.show()
+    # ----- opening studies, loading models ---------------------------------------------------
+    def open_paths(self, paths: Sequence[Path]) -> None:
+        file_ops.open_study(self.session, self.settings, paths)
+        self._fill_recent_menu()
 
-    def _on_study_opened(self, label: str) -> None:
+    def open_folder(self) -> None:
+        folder = ask_study_folder(self)
+        if folder is not None:
+            self.open_paths([folder])
+
+    def open_files(self) -> None:
+        files = ask_study_files(self)
+        if files:
+            self.open_paths(files)
+
+    def _fill_recent_menu(self) -> None:
+        fill_recent_menu(
+            self.actions_by_name["_recent_menu"],
+            self.settings.recent_studies,
+            self.open_paths,
+            self._clear_recent,
+        )
+
+    def _clear_recent(self) -> None:
+        self.settings.clear_recent_studies()
+        self._fill_recent_menu()
+
+    def load_model(self) -> None:
+        bundle = ask_model_bundle(self)
+        if bundle is not None:
+            file_ops.load_model(self.session, self.settings, bundle)
+
+    def change_device(self, device: str) -> None:
+        file_ops.change_device(self.session, self.settings, device)
+
+    # ----- exports ---------------------------------------------------------------------------
+    def export_report(self, path: Path | None = None) -> None:
+        """The current patient's PDF (``path``: else asked); painted off the GUI thread."""
+        try:
+            data = snapshot_patient(self.vm, self.session.model.model, self.state.opacity)
+        except ValueError as exc:
+            self.show_message(QMessageBox.Icon.Information, "Report not available", str(exc))
+            return
+        path = path or ask_save_path(
+            self, "Save patient report", f"{data.patient_label}.pdf", "PDF (*.pdf)"
+        )
+        if path is not None:
+            file_ops.export_report(self.session.runner, self.reports, path, data)
+
+    def export_csv(self, path: Path | None = None) -> None:
+        path = path or ask_save_path(self, "Save predictions", "predictions.csv", "CSV (*.csv)")
+        if path is not None:
+            file_ops.export_csv(self.reports, path, self.vm)
+
+    def _on_saved(self, paths: list[Path]) -> None:
+        self.last_export = list(paths)
+        self.status.show_message("Saved " + ", ".join(p.name for p in paths))
+
+    # ----- reactions ---------------------------------------------------------------------------
+    def show_message(self, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox:
+        self.last_message = show_message(self, icon, title, text)
+        return self.last_message
+
+    def show_study_error(self, message: str) -> None:
+        self.status.show_message("Could not open the study")
+        self.status.end_busy()
+        self.show_message(QMessageBox.Icon.Warning, "Could not open the study", message)
+
+    def _on_study_opened(self, _label: str) -> None:
         n = len(self.vm.patients)
-        self._status(
+        self.status.show_message(
             f"Opened {n} patient{'s' if n != 1 else ''}, {len(self.vm.cohort.images)} images"
         )
-        self.progress.hide()
+        self.status.end_busy()
         self._update_title()
-        self.viewer.setFocus()
+        self.pane.viewer.setFocus()
 
-    def _on_progress(self, done: int, total: int) -> None:
-        if total <= 0:
-            self.progress.hide()
-            return
-        self.progress.setRange(0, total)
-        self.progress.setValue(done)
-        self.progress.show()
-        self.status_text.setText(
-            "Analysing…" if not self.session.paused else "Analysis stopped (Ctrl+R resumes)"
-        )
-
-    def _on_model_changed(self, info) -> None:
-        self.model_label.setText(f"Model: {info.card.name} ({info.card.weights_sha256[:12]})")
-        self.device_label.setText(f"Device: {info.device}")
-        self.heatmap_controls.rebuild_classes()
+    def _on_model_changed(self, info: ModelInfo) -> None:
+        self.status.show_model(info)
         self.settings.last_model = info.path
+
+    def _on_model_failed(self, message: str) -> None:
+        info = self.session.model.model  # the model still in use, if any
+        kept = (
+            f"\n\nStill using: {info.card.name} on {info.device}."
+            if info
+            else "\n\nNo model is loaded."
+        )
+        self.status.show_model(info)
+        self.show_message(QMessageBox.Icon.Critical, "Model not loaded", f"{message}{kept}")
+        self.actions_by_name[f"device_{self.settings.device}"].setChecked(True)
 
     def _on_errors_changed(self) -> None:
         n = len(self.vm.errors)
@@ -249,7 +274,7 @@ class MainWindow(QMainWindow):
 
     def _cancel(self) -> None:
         self.session.cancel()
-        self._status("Analysis stopped (Ctrl+R resumes)")
+        self.status.show_message("Analysis stopped (Ctrl+R resumes)")
 
     def _update_title(self) -> None:
         source = self.vm.cohort.source if self.vm.cohort else ""
@@ -277,7 +302,7 @@ class MainWindow(QMainWindow):
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             event.acceptProposedAction()
-            self.io.open_paths(paths)
+            self.open_paths(paths)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.save_window_state(self.saveGeometry(), self.saveState())

@@ -14,6 +14,9 @@ from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
 from core.devices import DEVICES
 
+from .viewmodels.cohort import CohortViewModel
+from .viewmodels.viewer import ViewerState
+
 
 @dataclass(frozen=True)
 class ActionSpec:
@@ -67,7 +70,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
 MENUS = ("File", "View", "Navigate", "Model", "Help")
 
 
-def viewing_handlers(state, vm, fit_scale: Callable[[], float]) -> dict[str, Callable]:
+def viewing_handlers(
+    state: ViewerState, vm: CohortViewModel, fit_scale: Callable[[], float]
+) -> dict[str, Callable]:
     """Handlers of the image-viewing actions, shared by the main and the reading window
     (``state``: the viewer state, ``vm``: the study view-model, ``fit_scale``: the viewer's)."""
     return {
@@ -84,6 +89,21 @@ def viewing_handlers(state, vm, fit_scale: Callable[[], float]) -> dict[str, Cal
         "prev_frame": lambda: vm.select_frame(vm.frame_index - 1),
         "next_frame": lambda: vm.select_frame(vm.frame_index + 1),
     }  # fmt: skip
+
+
+def keep_checked(action: QAction, on: bool) -> None:
+    """Show ``on`` on a checkable action without running its handler: the state changed
+    elsewhere (a control bar, a setting), and the action only follows it."""
+    if action.isChecked() != on:
+        action.blockSignals(True)
+        action.setChecked(on)
+        action.blockSignals(False)
+
+
+def follow_viewer_state(actions: dict[str, QAction], state: ViewerState) -> None:
+    """The Heatmap and Cine actions show the viewer state (``state``), however it changes."""
+    state.heatmap_changed.connect(lambda: keep_checked(actions["heatmap"], state.heatmap_on))
+    state.cine_changed.connect(lambda: keep_checked(actions["cine"], state.cine_playing))
 
 
 def shortcut_rows(specs: tuple[ActionSpec, ...] = ACTIONS) -> list[tuple[str, str]]:

@@ -1,8 +1,9 @@
 """The reader-study reading window: one case at a time, its images, and the decision.
 
 Layout: research-use banner; the case header ("Case C003 · 2 of 5 · unaided reading · block 1
-of 2"); then a page - the case (thumbnails | viewer, cine and heatmap bars | AI results and the
-decision), "preparing", or a message (washout, study complete, an error). The window shows case
+of 2"); then a page - the case (thumbnails | the viewer pane the main window uses too: viewer,
+cine and heatmap bars | AI results and the decision), "preparing", or a message (washout, study
+complete, an error). The window shows case
 ids only: the view-model is de-identified and names the patient by its case id, the DICOM tag
 view and the error list (file paths) are not built, and the title has no path.
 
@@ -31,20 +32,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import core
 from core.readerstudy import SessionState
 from core.taxonomy import display_name
 
 from ..dialogs import ShortcutsDialog
-from ..presenter import ViewerPresenter
+from ..viewer_pane import ViewerPane
 from ..viewmodels.decision import DecisionState
-from ..viewmodels.viewer import ViewerState
-from ..widgets.controls import CineBar, HeatmapControls
+from ..widgets.banner import ResearchBanner
 from ..widgets.decision_panel import DecisionPanel
 from ..widgets.results_panel import ResultsPanel
 from ..widgets.thumbnails import ThumbnailStrip
-from ..widgets.viewer import ImageViewer
-from ..window_actions import ACTIONS, ActionSpec, build_actions, shortcut_rows, viewing_handlers
+from ..window_actions import (
+    ACTIONS,
+    ActionSpec,
+    build_actions,
+    follow_viewer_state,
+    shortcut_rows,
+    viewing_handlers,
+)
 from .controller import ReadingController
 
 log = logging.getLogger(f"cnsight.{__name__}")
@@ -78,17 +83,12 @@ class ReadingWindow(QMainWindow):
     def __init__(self, controller: ReadingController, parent: QWidget | None = None):
         super().__init__(parent)
         self.controller, self.vm = controller, controller.vm
-        self.state = ViewerState(self)
         self.decision = DecisionState(self)
         self.setObjectName("readingWindow")
         title = controller.protocol.title or f"study {controller.protocol.study_id}"
         self.setWindowTitle(f"CNSight — reader study: {title} — reader {controller.session.reader}")
         self.resize(1440, 900)
         self._build()
-        self.presenter = ViewerPresenter(
-            self.vm, self.state, controller.pipeline, self.viewer, self
-        )
-        self.presenter.note_changed.connect(self.heatmap_controls.set_note)
         self.specs = READING_ACTIONS + class_actions(controller.protocol.class_names)
         self.actions_by_name = build_actions(self, self._handlers(), self.specs, READING_MENUS)
         self._connect()
@@ -97,9 +97,7 @@ class ReadingWindow(QMainWindow):
 
     # ----- construction ------------------------------------------------------------------------
     def _build(self) -> None:
-        self.banner = QLabel(core.RESEARCH_USE_ONLY)
-        self.banner.setObjectName("researchBanner")
-        self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.banner = ResearchBanner()  # above every page, the messages too: not the pane's
         self.header = QLabel(f"Reader {self.controller.session.reader}")
         self.header.setObjectName("caseHeader")
         self.header.setStyleSheet("font-size: 16px; font-weight: 700; padding: 6px 10px;")
@@ -128,16 +126,9 @@ class ReadingWindow(QMainWindow):
     def _build_case_page(self) -> QWidget:
         self.thumbnails = ThumbnailStrip(self.vm)
         self.thumbnails.setMinimumWidth(220)
-        self.viewer = ImageViewer(self.state)
-        self.viewer.set_placeholder("")
-        self.cine_bar = CineBar(self.vm, self.state)
-        self.heatmap_controls = HeatmapControls(self.vm, self.state)
-        centre = QWidget()
-        centre_lay = QVBoxLayout(centre)
-        centre_lay.setContentsMargins(0, 0, 0, 0)
-        centre_lay.setSpacing(0)
-        for widget, stretch in ((self.viewer, 1), (self.cine_bar, 0), (self.heatmap_controls, 0)):
-            centre_lay.addWidget(widget, stretch)
+        self.pane = ViewerPane(self.vm, self.controller.pipeline, with_banner=False)
+        self.pane.viewer.set_placeholder("")
+        self.state = self.pane.state
         self.results = ResultsPanel(self.vm)
         self.ai_panel = QScrollArea()
         self.ai_panel.setObjectName("aiPanel")
@@ -161,7 +152,7 @@ class ReadingWindow(QMainWindow):
         right_lay.addStretch(0)
         right_lay.addWidget(self.decision_panel, 0)
         split = QSplitter(Qt.Orientation.Horizontal)
-        for widget in (self.thumbnails, centre, right):
+        for widget in (self.thumbnails, self.pane, right):
             split.addWidget(widget)
         split.setStretchFactor(1, 1)
         split.setSizes([240, 820, 380])
@@ -204,7 +195,7 @@ class ReadingWindow(QMainWindow):
 
     def _handlers(self) -> dict:
         st, vm = self.state, self.vm
-        return viewing_handlers(st, vm, self.viewer.fit_scale) | {
+        return viewing_handlers(st, vm, self.pane.viewer.fit_scale) | {
             "submit": self.submit, "quit": self.close,
             "heatmap": self._set_heatmap,
             "shortcuts": self.show_shortcuts,
@@ -224,17 +215,14 @@ class ReadingWindow(QMainWindow):
         a["submit"].setEnabled(False)
         self.decision.changed.connect(lambda: a["submit"].setEnabled(self.decision.can_submit))
         self.results.driver_clicked.connect(self.vm.select_image)
-        self.state.heatmap_changed.connect(self._sync_heatmap_action)
-        self.state.cine_changed.connect(
-            lambda: self._sync_check(a["cine"], self.state.cine_playing)
-        )
+        follow_viewer_state(a, self.state)
 
     # ----- AI visibility (blinding) ------------------------------------------------------------
     def _show_ai(self, on: bool) -> None:
         """Everything that shows AI output, on only while an aided case is on screen."""
         if not on:
             self.state.set_heatmap_on(False)
-        for widget in (self.ai_panel, self.heatmap_controls):
+        for widget in (self.ai_panel, self.pane.heatmap_controls):
             widget.setVisible(on)
             widget.setEnabled(on)
         self.unaided_note.setVisible(not on)
@@ -259,16 +247,6 @@ class ReadingWindow(QMainWindow):
             on = False
         self.state.set_heatmap_on(on)
 
-    def _sync_heatmap_action(self) -> None:
-        self._sync_check(self.actions_by_name["heatmap"], self.state.heatmap_on)
-
-    @staticmethod
-    def _sync_check(action, on: bool) -> None:
-        if action.isChecked() != on:
-            action.blockSignals(True)
-            action.setChecked(on)
-            action.blockSignals(False)
-
     # ----- reactions ---------------------------------------------------------------------------
     def _header_text(self, s: SessionState) -> str:
         return (
@@ -290,7 +268,7 @@ class ReadingWindow(QMainWindow):
         self._show_ai(state.ai_allowed)
         self.header.setText(self._header_text(state))
         self.pages.setCurrentWidget(self.case_page)
-        self.viewer.setFocus()
+        self.pane.viewer.setFocus()
         self._update_progress()
 
     def _on_message(self, kind: str, title: str, text: str) -> None:

@@ -42,16 +42,16 @@ def open_and_wait(qtbot, win, study, bundle):
     with qtbot.waitSignal(win.session.model_changed, timeout=WAIT_MS):
         win.session.load_model(bundle, "cpu")
     with qtbot.waitSignal(win.session.all_predicted, timeout=WAIT_MS):
-        win.io.open_paths([study])
+        win.open_paths([study])
     qtbot.waitUntil(lambda: win.vm.current_image is not None, timeout=WAIT_MS)
 
 
 def viewer_pixels(win) -> np.ndarray:
-    return qimage_to_array(win.viewer.grab().toImage())
+    return qimage_to_array(win.pane.viewer.grab().toImage())
 
 
 def press(qtbot, win, key, modifier=Qt.KeyboardModifier.NoModifier):
-    qtbot.keyClick(win.viewer, key, modifier)
+    qtbot.keyClick(win.pane.viewer, key, modifier)
 
 
 def test_phantom_study_end_to_end_predictions_verdicts_and_heatmap_toggle(
@@ -72,17 +72,17 @@ def test_phantom_study_end_to_end_predictions_verdicts_and_heatmap_toggle(
     assert np.allclose(win.results.image_bars.probs, pred.probs)
     assert win.results.verdict_title.text().split()[0] in win.patient_list.badge_text(0)
     assert "mean softmax" in win.results.verdict_rule.text()
-    assert win.device_label.text() == "Device: cpu" and "test-model" in win.model_label.text()
+    assert win.status.device_label.text() == "Device: cpu" and "test-model" in win.status.model_label.text()
     # H toggles the heatmap: the rendered viewer pixels change, and come back.
     before = viewer_pixels(win)
     press(qtbot, win, Qt.Key.Key_H)
     assert win.state.heatmap_on and win.actions_by_name["heatmap"].isChecked()
     with_heatmap = viewer_pixels(win)
     assert np.abs(with_heatmap.astype(int) - before).mean() > 1.0
-    layer = win.viewer._heat
+    layer = win.pane.viewer._heat
     win.state.pan_by(3, 0)  # panning repaints but never recolours the heatmap
     win.state.pan_by(-3, 0)
-    assert win.viewer._heat is layer
+    assert win.pane.viewer._heat is layer
     press(qtbot, win, Qt.Key.Key_H)
     assert np.array_equal(viewer_pixels(win), before)
 
@@ -105,12 +105,12 @@ def test_keyboard_navigation_view_tools_and_cine(qtbot, window, phantom_study, t
     assert st.geometry.zoom is None and not st.invert
     cine_row = next(i for i, g in enumerate(vm.current_groups) if g.is_cine)
     vm.select_group(cine_row)
-    assert win.cine_bar.isVisible()
+    assert win.pane.cine_bar.isVisible()
     press(qtbot, win, Qt.Key.Key_C)
     assert st.cine_playing
     qtbot.waitUntil(lambda: vm.frame_index >= 2, timeout=5000)
     press(qtbot, win, Qt.Key.Key_C)
-    assert not st.cine_playing and not win.cine_bar.timer.isActive()
+    assert not st.cine_playing and not win.pane.cine_bar.timer.isActive()
 
 
 def test_bad_bundle_is_refused_with_a_message_and_the_old_model_kept(
@@ -124,13 +124,13 @@ def test_bad_bundle_is_refused_with_a_message_and_the_old_model_kept(
     (bad / "model_card.json").write_text("{not json")
     with qtbot.waitSignal(win.session.model_failed, timeout=WAIT_MS):
         win.session.load_model(bad, "cpu")
-    assert win.io.last_message is not None and win.io.last_message.isVisible()
+    assert win.last_message is not None and win.last_message.isVisible()
     assert (
-        "not valid JSON" in win.io.last_message.text()
-        and old.card.name in win.io.last_message.text()
+        "not valid JSON" in win.last_message.text()
+        and old.card.name in win.last_message.text()
     )
     assert win.session.model.model is old
-    assert old.card.name in win.model_label.text()
+    assert old.card.name in win.status.model_label.text()
     assert vm_all_verdicts(win)  # predictions were not thrown away
 
 
@@ -161,12 +161,12 @@ def test_deidentified_mode_hides_ids_and_masks_the_burned_in_header(
     assert patient_id not in win.windowTitle()
     assert {"PatientName", "PatientID", "InstitutionName", "StudyDate"}.isdisjoint(win.tags.tags())
     assert win.tags.tags()["Modality"] == "US"
-    corners = " ".join(" ".join(lines) for lines in win.viewer._corners.values())
+    corners = " ".join(" ".join(lines) for lines in win.pane.viewer._corners.values())
     assert patient_id not in corners and "DE-IDENTIFIED" in corners
     # The viewer shows black outside the ultrasound region, where the scanner burns in text.
     assert image.region is not None  # phantom DICOMs declare their ultrasound region
     top = image.region[1]
-    shown = qimage_to_array(win.viewer._base_image())
+    shown = qimage_to_array(win.pane.viewer._base_image())
     assert image.pixels[:top].max() > 0 and shown[:top].max() == 0
 
 
@@ -176,13 +176,13 @@ def test_exports_report_pdf_and_predictions_csv(
     win = window
     open_and_wait(qtbot, win, phantom_study, tiny_bundle)
     pdf = tmp_path / "report.pdf"
-    win.io.export_report(pdf)
-    qtbot.waitUntil(lambda: pdf.is_file() and win.io.last_export == [pdf], timeout=WAIT_MS)
+    win.export_report(pdf)
+    qtbot.waitUntil(lambda: pdf.is_file() and win.last_export == [pdf], timeout=WAIT_MS)
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 20_000  # text plus the images
     out = tmp_path / "preds.csv"
     win.vm.set_deidentified(True)
-    win.io.export_csv(out)
+    win.export_csv(out)
     rows = list(csv.DictReader(out.open()))
     patients = list(csv.DictReader((tmp_path / "preds_patients.csv").open()))
     assert len(rows) == sum(len(p.images) for p in win.vm.patients)
@@ -211,7 +211,7 @@ def test_about_dialog_shows_the_model_card_and_help_lists_shortcuts(qtbot, windo
 
 
 def test_research_use_banner_is_always_visible(qtbot, window):
-    assert window.banner.isVisible() and "not for diagnosis" in window.banner.text()
+    assert window.pane.banner.isVisible() and "not for diagnosis" in window.pane.banner.text()
 
 
 def test_drop_opens_files_and_they_become_a_recent_study(qtbot, window, png_study):
@@ -240,8 +240,8 @@ def test_settings_persist_opacity_device_choice_and_window_geometry(qtbot, windo
     from desktop.settings import AppSettings
 
     win = window
-    win.heatmap_controls.opacity.setValue(70)
-    win.io.change_device("cpu")
+    win.pane.heatmap_controls.opacity.setValue(70)
+    win.change_device("cpu")
     win.close()
     again = AppSettings()
     assert again.opacity == pytest.approx(0.7) and again.device == "cpu"

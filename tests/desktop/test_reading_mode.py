@@ -118,7 +118,7 @@ def decide(qtbot, win, class_name="anencephaly", rating=80, keyboard=False):
     for the class, the rating typed into its box, Ctrl+Enter from there)."""
     panel, c = win.decision_panel, win.controller
     if keyboard:
-        qtbot.keyClick(win.viewer, str(c.protocol.class_names.index(class_name) + 1))
+        qtbot.keyClick(win.pane.viewer, str(c.protocol.class_names.index(class_name) + 1))
         panel.spin.setFocus()
         qtbot.keyClicks(panel.spin, str(rating))
     else:
@@ -145,7 +145,7 @@ def visible_texts(win) -> list[str]:
     for box in win.findChildren(QComboBox):
         if box.isVisible():
             texts += [box.itemText(i) for i in range(box.count())]
-    texts += [line for lines in win.viewer._corners.values() for line in lines]
+    texts += [line for lines in win.pane.viewer._corners.values() for line in lines]
     return texts
 
 
@@ -157,13 +157,13 @@ def test_unaided_case_has_no_ai_at_all(qtbot, study, model_calls, open_window):
     qtbot.wait(300)  # give a stray prediction every chance to arrive
     assert model_calls == {"load": 0, "predict": 0} and c.model_service.model is None
     assert not c.pipeline.analysis_allowed and win.vm.predicted_image_count == 0
-    for widget in (win.ai_panel, win.results, win.heatmap_controls):
+    for widget in (win.ai_panel, win.results, win.pane.heatmap_controls):
         assert not widget.isVisible() and not widget.isEnabled()
     heatmap = win.actions_by_name["heatmap"]
     assert not heatmap.isEnabled() and not heatmap.isVisible()
-    qtbot.keyClick(win.viewer, Qt.Key.Key_H)
+    qtbot.keyClick(win.pane.viewer, Qt.Key.Key_H)
     win._set_heatmap(True)  # even called directly, the heatmap stays off
-    assert not win.state.heatmap_on and not win.viewer.heatmap_visible
+    assert not win.state.heatmap_on and not win.pane.viewer.heatmap_visible
     assert all(win.thumbnails.prediction_label(r) == "" for r in range(win.thumbnails.count()))
     assert not any("AI" in t for t in visible_texts(win) if "no AI output" not in t)
     assert win.unaided_note.isVisible()
@@ -175,12 +175,12 @@ def test_aided_case_shows_the_study_models_results(qtbot, study, model_calls, op
     assert c.state.treatment == "aided" and model_calls["load"] == 1
     verdict = vm.verdict(c.state.case.case_id)
     assert verdict is not None and model_calls["predict"] >= 1
-    assert win.ai_panel.isVisible() and win.heatmap_controls.isVisible()
+    assert win.ai_panel.isVisible() and win.pane.heatmap_controls.isVisible()
     assert win.results.verdict_title.text().startswith(verdict.pred.capitalize()[:6])
     assert "%" in win.thumbnails.prediction_label(0) and not win.unaided_note.isVisible()
     assert "test-model" in win.model_label.text()
-    qtbot.keyClick(win.viewer, Qt.Key.Key_H)
-    assert win.state.heatmap_on and win.viewer.heatmap_visible
+    qtbot.keyClick(win.pane.viewer, Qt.Key.Key_H)
+    assert win.state.heatmap_on and win.pane.viewer.heatmap_visible
 
 
 def test_aided_then_unaided_in_one_sitting_releases_the_model(
