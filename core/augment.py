@@ -4,7 +4,8 @@ It starts from the same pixels the evaluation sees (``region_pixels``: the ultra
 when the file declares one), ends with the same ``normalize`` and yields the same input size
 (``spec.crop``), so training and evaluation differ only by the random steps below:
 
-1. random resized crop of the region to ``spec.crop`` (area fraction ``scale``, aspect ``ratio``);
+1. random resized crop to ``spec.crop`` (area fraction ``scale``, aspect ``ratio``) of what the
+   evaluation frames: the region padded to a square (pad-to-square framing), or the region;
 2. small rotation (fills with black, which is what lies outside an ultrasound fan);
 3. horizontal flip (left/right is arbitrary in axial planes);
 4. brightness, contrast and gamma jitter (gain, dynamic range and display curve differ per scanner);
@@ -22,11 +23,13 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import cv2
+import numpy as np
 import torch
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from .preprocess import PreprocessSpec, normalize, region_pixels, to_float_tensor
+from .preprocess import PreprocessSpec, fit_size, normalize, region_pixels, to_float_tensor
 from .records import LoadedImage
 
 
@@ -120,14 +123,43 @@ def add_speckle(t: torch.Tensor, params: AugmentParams, generator: torch.Generat
     return (t * (1.0 + sigma * noise)).clamp(0.0, 1.0)
 
 
+def padded_square_crop(pixels: np.ndarray, top: int, left: int, h: int, w: int) -> np.ndarray:
+    """The h x w window at (top, left) of the black square that ``prepare`` centres ``pixels``
+    on (pad-to-square framing), without building the square: only the window is allocated."""
+    ph, pw = pixels.shape[:2]
+    side = max(ph, pw)
+    y0, x0 = top - (side - ph) // 2, left - (side - pw) // 2  # window origin in pixel coordinates
+    out = np.zeros((h, w, 3), np.uint8)
+    sy0, sx0, sy1, sx1 = max(0, y0), max(0, x0), min(ph, y0 + h), min(pw, x0 + w)
+    if sy1 > sy0 and sx1 > sx0:
+        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = pixels[sy0:sy1, sx0:sx1]
+    return out
+
+
+def _random_window(
+    pixels: np.ndarray, spec: PreprocessSpec, params: AugmentParams, generator: torch.Generator
+) -> np.ndarray:
+    """The uint8 window a training view is made from: a random crop of what ``prepare`` frames
+    (the padded square of the whole region, or the region for the centre-crop framing)."""
+    if not spec.sees_whole_region:
+        top, left, h, w = sample_crop_box(pixels.shape[0], pixels.shape[1], params, generator)
+        return pixels[top : top + h, left : left + w]
+    ph, pw = pixels.shape[:2]
+    if max(ph, pw) > 2 * spec.crop:  # shrink first: the window never needs more resolution
+        nh, nw = fit_size(ph, pw, 2 * spec.crop)
+        pixels = cv2.resize(pixels, (nw, nh), interpolation=cv2.INTER_AREA)
+    side = max(pixels.shape[:2])
+    top, left, h, w = sample_crop_box(side, side, params, generator)
+    return padded_square_crop(pixels, top, left, h, w)
+
+
 def augment(
     image: LoadedImage, spec: PreprocessSpec, params: AugmentParams, generator: torch.Generator
 ) -> torch.Tensor:
     """A random training view of ``image``: 3 x crop x crop float32, normalised like ``prepare``."""
     pixels, _ = region_pixels(image, spec)
-    top, left, h, w = sample_crop_box(pixels.shape[0], pixels.shape[1], params, generator)
     # Crop the uint8 pixels first: converting only the crop to float is much cheaper.
-    t = to_float_tensor(pixels[top : top + h, left : left + w])
+    t = to_float_tensor(_random_window(pixels, spec, params, generator))
     t = TF.resize(t, [spec.crop, spec.crop], antialias=True)
     if params.rotation_deg:
         angle = _uniform(generator, -params.rotation_deg, params.rotation_deg)

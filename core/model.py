@@ -1,4 +1,10 @@
-"""The classifier network. ResNet34 as in the published study (torchvision definition)."""
+"""The classifier network. ResNet34 as in the published study (torchvision definition), with an
+optional plane head: a linear layer on the same pooled features the class head (``fc``) reads,
+so the plane costs no extra forward pass.
+
+The network's ``forward`` still returns the class logits only, so grad-cam, export and every
+caller see a plain torchvision ResNet; the pooled features (``fc``'s input) are the global
+average of the ``layer4`` output, which callers capture with a forward hook (``FeatureTap``)."""
 
 from __future__ import annotations
 
@@ -14,17 +20,56 @@ ARCHITECTURES = {
     "resnet50": models.resnet50,
 }
 HEATMAP_LAYER = "layer4"
+PLANE_HEAD = "plane_head"
 
 
-def build_model(architecture: str, num_classes: int) -> torch.nn.Module:
-    """An untrained network of the given architecture with ``num_classes`` outputs."""
+def build_model(architecture: str, num_classes: int, num_planes: int = 0) -> torch.nn.Module:
+    """An untrained network of the given architecture with ``num_classes`` outputs, plus a
+    ``plane_head`` with ``num_planes`` outputs when ``num_planes`` > 0."""
     try:
         factory = ARCHITECTURES[architecture]
     except KeyError:
         raise BundleError(
             f"unknown architecture {architecture!r}; supported: {', '.join(ARCHITECTURES)}"
         ) from None
-    return factory(weights=None, num_classes=num_classes)
+    model = factory(weights=None, num_classes=num_classes)
+    if num_planes > 0:
+        setattr(model, PLANE_HEAD, torch.nn.Linear(model.fc.in_features, num_planes))
+    return model
+
+
+def plane_head(model: torch.nn.Module) -> torch.nn.Linear | None:
+    """The network's plane head, or None (also through a DistributedDataParallel wrapper)."""
+    return getattr(getattr(model, "module", model), PLANE_HEAD, None)
+
+
+class FeatureTap:
+    """Keeps the output of one layer (``layer4``) of every forward pass, for the heatmaps, the
+    pooled features (out-of-distribution score) and the plane head. A reference, not a copy;
+    gradients flow through it in training. Remove with ``close()`` or a ``with`` block."""
+
+    def __init__(self, model: torch.nn.Module, layer: str = HEATMAP_LAYER):
+        net = getattr(model, "module", model)
+        self.output: torch.Tensor | None = None
+        self._hook = net.get_submodule(layer).register_forward_hook(self._keep)
+
+    def _keep(self, _module, _inputs, output) -> None:
+        self.output = output
+
+    def pooled(self) -> torch.Tensor:
+        """B x C global average of the kept map: exactly the input of the class head ``fc``."""
+        if self.output is None:
+            raise RuntimeError("no forward pass since the tap was set")
+        return self.output.mean(dim=(2, 3))
+
+    def close(self) -> None:
+        self._hook.remove()
+
+    def __enter__(self) -> FeatureTap:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def pick_device(requested: str = "auto") -> torch.device:

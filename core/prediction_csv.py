@@ -1,12 +1,15 @@
 """The prediction tables' columns: ONE definition for ``cnsight-predict``, ``cnsight-eval``
-and the app's CSV export (the DESIGN's command-line contract).
+and the app's CSV export (the command-line contract in docs/cli.md).
 
-images.csv:   patient_id,path,frame,pred,p_<class>...,error[,label]
-patients.csv: patient_id,pred,p_<class>...,n_images,rule,top_images[,label]
+images.csv:   patient_id,path,frame,pred,p_<class>...,error,assessable,reason,ood_score,plane[,label]
+patients.csv: patient_id,pred,p_<class>...,n_images,rule,top_images,n_views,flags,calibrated[,label]
 
 ``label`` (the truth) is appended only where it is known (evaluation). Probabilities are
-written with 6 decimals; a row whose image could not be classified has empty ``pred`` and
-probabilities and says why in ``error``.
+written with 6 decimals; a row whose image could not be read has empty ``pred`` and
+probabilities and says why in ``error``. An image outside what the model was validated for
+has ``assessable`` 0, ``pred`` = ``not_assessable`` and the reason code; its ``p_`` columns
+still hold the model's raw output (research use; the app hides it unless asked). A patient
+without any assessable view has ``pred`` = ``not_assessable`` and empty probabilities.
 """
 
 from __future__ import annotations
@@ -14,19 +17,28 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from .aggregation import NOT_ASSESSABLE, PatientPrediction
+from .domain import DomainCheck
+
+IMAGE_ASSESSMENT_COLUMNS = ["assessable", "reason", "ood_score", "plane"]
+PATIENT_ASSESSMENT_COLUMNS = ["n_views", "flags", "calibrated"]
+
 
 def prob_columns(class_names: Sequence[str]) -> list[str]:
     return [f"p_{c}" for c in class_names]
 
 
 def _probs(probs: Iterable[float] | None, n: int) -> list[str]:
-    return [f"{float(p):.6f}" for p in probs] if probs is not None else [""] * n
+    if probs is None:
+        return [""] * n
+    return ["" if p != p else f"{float(p):.6f}" for p in probs]  # NaN (not assessable): empty
 
 
 def image_header(class_names: Sequence[str], with_label: bool = False) -> list[str]:
-    return ["patient_id", "path", "frame", "pred", *prob_columns(class_names), "error"] + (
-        ["label"] if with_label else []
-    )
+    return [
+        "patient_id", "path", "frame", "pred", *prob_columns(class_names), "error",
+        *IMAGE_ASSESSMENT_COLUMNS,
+    ] + (["label"] if with_label else [])  # fmt: skip
 
 
 def image_row(
@@ -37,10 +49,22 @@ def image_row(
     probs: Sequence[float] | None,
     error: str = "",
     label: str | None | bool = False,
+    check: DomainCheck | None = None,
+    ood_score: float | None = None,
+    plane: str | None = None,
 ) -> list:
     """One image (or frame). ``probs=None`` with an ``error`` for a file not classified;
+    ``check``: the domain check of a classified image (None: assessable, not checked);
     ``label``: the truth, appended when not ``False`` (use with ``with_label=True`` headers)."""
-    pred = class_names[max(range(len(probs)), key=lambda i: probs[i])] if probs is not None else ""
+    assessable = check is None or check.assessable
+    if probs is None:
+        pred, assessment = "", ["", "", "", ""]
+    else:
+        pred = class_names[max(range(len(probs)), key=lambda i: probs[i])]
+        pred = pred if assessable else NOT_ASSESSABLE
+        score = "" if ood_score is None else f"{float(ood_score):.4f}"
+        reason = "" if check is None else check.reason
+        assessment = [int(assessable), reason, score, plane or ""]
     row = [
         patient_id,
         path,
@@ -48,14 +72,16 @@ def image_row(
         pred,
         *_probs(probs, len(class_names)),
         error,
+        *assessment,
     ]
     return row if label is False else [*row, label or ""]
 
 
 def patient_header(class_names: Sequence[str], with_label: bool = False) -> list[str]:
-    return ["patient_id", "pred", *prob_columns(class_names), "n_images", "rule", "top_images"] + (
-        ["label"] if with_label else []
-    )
+    return [
+        "patient_id", "pred", *prob_columns(class_names), "n_images", "rule", "top_images",
+        *PATIENT_ASSESSMENT_COLUMNS,
+    ] + (["label"] if with_label else [])  # fmt: skip
 
 
 def _file_name(key: str) -> str:
@@ -65,7 +91,7 @@ def _file_name(key: str) -> str:
 def patient_row(
     class_names: Sequence[str],
     patient_id: str,
-    verdict,
+    verdict: PatientPrediction | None,
     rule: str,
     label: str | None | bool = False,
     image_name: Callable[[str], str] = _file_name,
@@ -74,7 +100,7 @@ def patient_row(
     ``image_name`` turns an image key into what ``top_images`` shows (de-identified callers
     pass case-image labels instead of file names)."""
     if verdict is None:
-        row = [patient_id, "", *_probs(None, len(class_names)), 0, rule, ""]
+        row = [patient_id, "", *_probs(None, len(class_names)), 0, rule, "", 0, "", ""]
     else:
         top = ";".join(f"{image_name(k)}={p:.3f}" for k, p in verdict.drivers)
         row = [
@@ -84,5 +110,8 @@ def patient_row(
             verdict.n_images,
             verdict.rule,
             top,
+            verdict.n_views,
+            ";".join(verdict.flags),
+            int(verdict.calibrated),
         ]
     return row if label is False else [*row, label or ""]

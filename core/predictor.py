@@ -1,4 +1,7 @@
-"""Batched prediction: per-image probabilities AND every class's heatmap from one forward pass."""
+"""Batched prediction: from ONE forward pass, per image: the class probabilities, every class's
+heatmap, the plane (when the bundle has a plane head), the out-of-distribution score, and
+whether the image is assessable at all (``core.domain``: the model-free checks, then the score).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,10 @@ import numpy as np
 import torch
 
 from .bundle import ModelBundle
+from .domain import DomainCheck, check_image, out_of_distribution
 from .errors import CancelledError
 from .heatmaps import cams_from_features, compute_cam
-from .model import pick_device
+from .model import FeatureTap, pick_device, plane_head
 from .preprocess import prepare
 from .records import Box, ImageRef, LoadedImage
 
@@ -31,10 +35,18 @@ class ImagePrediction:
     probs: np.ndarray  # (K,) calibrated softmax probabilities, in the bundle's class order
     cams: np.ndarray  # (K, h, w) class-activation maps in [0, 1] (ReLU + min-max), layer4 grid
     input_box: Box  # part of the full image the model input covers (for placing the maps)
+    check: DomainCheck = DomainCheck(True, "", "")  # can the model assess this image at all?
+    ood_score: float | None = None  # distance to the training data / threshold (> 1: outside)
+    plane: str | None = None  # the plane the plane head sees (None: no plane head)
+    plane_prob: float | None = None
 
     @property
     def pred_index(self) -> int:
         return int(np.argmax(self.probs))
+
+    @property
+    def assessable(self) -> bool:
+        return self.check.assessable
 
 
 class Predictor:
@@ -45,18 +57,14 @@ class Predictor:
         self.device = pick_device(device)
         self.batch_size = max(1, int(batch_size))
         self.model = bundle.model.to(self.device).eval()
-        self._features: torch.Tensor | None = None
-        layer = self.model.get_submodule(bundle.card.heatmap_layer)
-        # The hook lives as long as the predictor; it only stores a reference (no copies).
-        self._hook = layer.register_forward_hook(self._keep_features)
+        # The tap lives as long as the predictor; it only stores a reference (no copies).
+        self._tap = FeatureTap(self.model, bundle.card.heatmap_layer)
         self._fc_weight = self.model.fc.weight.detach()
-
-    def _keep_features(self, _module, _inputs, output):
-        self._features = output
+        self._plane_head = plane_head(self.model)
 
     def close(self) -> None:
         """Remove the feature hook (also done by the context manager)."""
-        self._hook.remove()
+        self._tap.close()
 
     def __enter__(self) -> Predictor:
         return self
@@ -78,12 +86,42 @@ class Predictor:
         batch = torch.stack([t for t, _ in prepared]).to(self.device)
         logits = self.model(batch)
         probs = torch.softmax(logits.float() / self.bundle.card.temperature, dim=1).cpu().numpy()
-        cams = cams_from_features(self._features, self._fc_weight)
-        self._features = None
-        return [
-            ImagePrediction(ref=im.ref, probs=probs[i], cams=cams[i], input_box=prepared[i][1])
-            for i, im in enumerate(images)
-        ]
+        cams = cams_from_features(self._tap.output, self._fc_weight)
+        pooled = self._tap.pooled()
+        self._tap.output = None
+        scores = self._ood_scores(pooled)
+        planes = self._planes(pooled)
+        results = []
+        for i, im in enumerate(images):
+            plane, plane_prob = planes[i] if planes else (None, None)
+            results.append(
+                ImagePrediction(
+                    ref=im.ref, probs=probs[i], cams=cams[i], input_box=prepared[i][1],
+                    check=self._check(im, None if scores is None else scores[i]),
+                    ood_score=None if scores is None else float(scores[i]),
+                    plane=plane, plane_prob=plane_prob,
+                )
+            )  # fmt: skip
+        return results
+
+    def _ood_scores(self, pooled: torch.Tensor) -> np.ndarray | None:
+        domain = self.bundle.feature_domain
+        return None if domain is None else domain.scores(pooled)
+
+    def _planes(self, pooled: torch.Tensor) -> list[tuple[str, float]]:
+        if self._plane_head is None:
+            return []
+        p = torch.softmax(self._plane_head(pooled).float(), dim=1).cpu().numpy()
+        names = self.bundle.card.planes
+        return [(names[int(row.argmax())], float(row.max())) for row in p]
+
+    @staticmethod
+    def _check(image: LoadedImage, score: float | None) -> DomainCheck:
+        """The model-free checks first (they name the plainer reason), then the score."""
+        check = check_image(image)
+        if check.assessable and score is not None:
+            return out_of_distribution(score, 1.0)  # scores are relative to the threshold
+        return check
 
     def predict(
         self,

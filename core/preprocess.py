@@ -1,9 +1,18 @@
 """THE model-input preprocessing. One definition, used by the predictor, the training
 evaluation, the CLI and the app, and described in every bundle's model card.
 
-Evaluation pipeline (the published study's): crop to the ultrasound region when the file
-declares one, resize the short side to ``resize`` (antialiased bilinear), centre-crop
-``crop`` x ``crop``, scale to [0, 1], normalise with ImageNet mean/std. Grey images are
+Two framings, named in the card (``preprocessing.name``):
+
+- ``pad_to_square`` (the default for new bundles): crop to the ultrasound region when the file
+  declares one, resize so the LONG side is ``crop`` (antialiased bilinear), pad the short side
+  with black to ``crop`` x ``crop`` (black is what surrounds an ultrasound sector). The model
+  sees the whole field of view: a sac or a spinal defect at the edge of the sector is never cut
+  off, and the heatmaps cover the whole region.
+- ``resize_short_centre_crop`` (the published study's, and older bundles'): resize the short
+  side to ``resize``, centre-crop ``crop`` x ``crop``. Whatever lies outside the centre square
+  is never seen by the model.
+
+Both end the same way: scale to [0, 1], normalise with ImageNet mean/std. Grey images are
 already 3-channel RGB by the time they get here (``core.imaging`` returns H x W x 3).
 """
 
@@ -21,32 +30,52 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+PAD_TO_SQUARE = "pad_to_square"
+CENTRE_CROP = "resize_short_centre_crop"
+FRAMINGS = (PAD_TO_SQUARE, CENTRE_CROP)
+
+
 @dataclass(frozen=True)
 class PreprocessSpec:
     """Parameters of the evaluation preprocessing (stored in the model card)."""
 
-    resize: int = 256  # short side after resizing
-    crop: int = 224  # centre crop = model input size
+    resize: int = 256  # centre-crop framing only: short side after resizing
+    crop: int = 224  # model input size (crop x crop)
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     crop_to_region: bool = True  # use DICOM Sequence of Ultrasound Regions when present
+    framing: str = PAD_TO_SQUARE
 
     def __post_init__(self):
+        if self.framing not in FRAMINGS:
+            raise ValueError(f"unknown framing {self.framing!r}; choose from {', '.join(FRAMINGS)}")
         if not 0 < self.crop <= self.resize:
             raise ValueError(f"need 0 < crop ({self.crop}) <= resize ({self.resize})")
         object.__setattr__(self, "mean", tuple(float(m) for m in self.mean))
         object.__setattr__(self, "std", tuple(float(s) for s in self.std))
 
+    @property
+    def sees_whole_region(self) -> bool:
+        return self.framing == PAD_TO_SQUARE
+
+    def describe(self) -> str:
+        """One line for the model-card dialog and reports."""
+        if self.sees_whole_region:
+            return f"whole field of view, padded to a {self.crop} x {self.crop} square"
+        return f"resize short side {self.resize}, centre crop {self.crop} (edges not seen)"
+
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["name"] = "resize_short_centre_crop"
+        d["name"] = d.pop("framing")
         d["mean"], d["std"] = list(self.mean), list(self.std)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> PreprocessSpec:
         known = {k: d[k] for k in ("resize", "crop", "mean", "std", "crop_to_region") if k in d}
-        return cls(**known)
+        # Cards written before the pad-to-square framing existed name the centre crop (or
+        # nothing): they were trained and validated that way and must run that way.
+        return cls(**known, framing=d.get("name", CENTRE_CROP))
 
 
 def region_pixels(image: LoadedImage, spec: PreprocessSpec) -> tuple[np.ndarray, Box]:
@@ -87,8 +116,43 @@ def _centre_crop_box(h: int, w: int, spec: PreprocessSpec) -> tuple[float, int, 
     return scale, top, left
 
 
+def fit_size(h: int, w: int, side: int) -> tuple[int, int]:
+    """(height, width) of an h x w image resized so its long side is ``side`` (>= 1 px each)."""
+    scale = side / max(h, w)
+    return max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+
+
+def pad_to_square(t: torch.Tensor, side: int) -> tuple[torch.Tensor, int, int]:
+    """Centre a 3 x h x w tensor (h, w <= side) on a black side x side square; (square, top, left)."""
+    _, h, w = t.shape
+    top, left = (side - h) // 2, (side - w) // 2
+    square = t.new_zeros((3, side, side))
+    square[:, top : top + h, left : left + w] = t
+    return square, top, left
+
+
+def square_box(region_box: Box, spec: PreprocessSpec) -> Box:
+    """The square of the full image (may extend past its edges) that a padded input covers."""
+    x0, y0, x1, y1 = region_box
+    side = max(x1 - x0, y1 - y0)
+    left, top = x0 - (side - (x1 - x0)) // 2, y0 - (side - (y1 - y0)) // 2
+    return left, top, left + side, top + side
+
+
+def _prepare_padded(image: LoadedImage, spec: PreprocessSpec) -> tuple[torch.Tensor, Box]:
+    pixels, region_box = region_pixels(image, spec)
+    h, w = pixels.shape[:2]
+    # Resize first, then pad: a 1 x 20000 strip never becomes a 20000 x 20000 array.
+    t = TF.resize(to_float_tensor(pixels), list(fit_size(h, w, spec.crop)), antialias=True)
+    t, _, _ = pad_to_square(t, spec.crop)
+    return normalize(t, spec), square_box(region_box, spec)
+
+
 def prepare(image: LoadedImage, spec: PreprocessSpec) -> tuple[torch.Tensor, Box]:
-    """Model input (3 x crop x crop float32) and the box of the full image it covers."""
+    """Model input (3 x crop x crop float32) and the box of the full image it covers (with the
+    pad-to-square framing the box may reach past the image's edges: that part is padding)."""
+    if spec.sees_whole_region:
+        return _prepare_padded(image, spec)
     pixels, (rx0, ry0, _, _) = region_pixels(image, spec)
     h, w = pixels.shape[:2]
     t = to_float_tensor(pixels)

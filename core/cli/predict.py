@@ -1,8 +1,9 @@
 """``cnsight-predict``: batch prediction over files, folders, DICOMDIRs and manifests.
 
 Writes ``OUT/images.csv`` (one row per image or frame; ``error`` says why a file was not
-classified), ``OUT/patients.csv`` (patient-level verdicts, rule named) and, with
-``--heatmaps``, one overlay PNG per image under ``OUT/heatmaps/``.
+read, ``assessable``/``reason`` whether the model could assess it), ``OUT/patients.csv``
+(patient-level verdicts over the assessable views, rule named; ``not_assessable`` when there
+are none) and, with ``--heatmaps``, one overlay PNG per image under ``OUT/heatmaps/``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import RESEARCH_USE_ONLY, prediction_csv
 from ..aggregation import RULES
@@ -22,6 +24,9 @@ from ..errors import BundleError, CNSightError, DiscoveryError
 from ..records import ImageRef, LoadedImage, Patient
 from ..resources import demo_model_dir
 from .overlays import write_overlay
+
+if TYPE_CHECKING:
+    from ..predictor import ImagePrediction
 
 log = logging.getLogger("cnsight.predict")
 PREFETCH = 8  # images decoded ahead of the model (bounded, so memory stays flat)
@@ -102,9 +107,18 @@ class CsvWriters:
         self.patients = csv.writer(self._files[1])
         self.patients.writerow(prediction_csv.patient_header(class_names))
 
-    def image_row(self, patient_id: str, path: str, frame, probs: Sequence[float] | None, error=""):
+    def error_row(self, patient_id: str, path: str, frame, error: str):
         self.images.writerow(
-            prediction_csv.image_row(self.class_names, patient_id, path, frame, probs, error)
+            prediction_csv.image_row(self.class_names, patient_id, path, frame, None, error)
+        )
+
+    def prediction_row(self, patient_id: str, pred: ImagePrediction):
+        ref = pred.ref
+        self.images.writerow(
+            prediction_csv.image_row(
+                self.class_names, patient_id, str(ref.path), ref.frame, pred.probs,
+                check=pred.check, ood_score=pred.ood_score, plane=pred.plane,
+            )  # fmt: skip
         )
 
     def patient_row(self, patient_id: str, verdict, rule: str):
@@ -157,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         Predictor(bundle, device=args.device, batch_size=args.batch_size) as predictor,
     ):
         for err in study.errors:
-            writers.image_row("", err.path, None, None, err.message)
+            writers.error_row("", err.path, None, err.message)
         log.info(
             "model %s (%s) on %s; %d patients, %d images, %d unreadable files",
             bundle.card.name,
@@ -193,52 +207,46 @@ class _PredictJob:
         from ..imaging import read_image
 
         loaded: list[LoadedImage] = []
-        probs: list = []
-        refs: list[ImageRef] = []
+        preds: list[ImagePrediction] = []
         for ref, future in prefetch(patient.images, read_image):
             try:
                 image = future.result()
             except CNSightError as e:
                 self._error(patient, ref, str(e))
                 continue
-            if not image.in_scope:
-                self._error(
-                    patient, ref, f"out of scope, not classified: {image.warning or image.modality}"
-                )
-                continue
-            loaded.append(image)
+            loaded.append(image)  # out-of-scope images too: the domain check says why
             if len(loaded) >= self.predictor.batch_size:
-                self._predict(patient, loaded, probs, refs)
-        self._predict(patient, loaded, probs, refs)
+                self._predict(patient, loaded, preds)
+        self._predict(patient, loaded, preds)
         names = self.writers.class_names
+        card = self.predictor.bundle.card
         verdict = (
             aggregate_patient(
                 patient.patient_id,
-                probs,
-                [r.key for r in refs],
+                [p.probs for p in preds],
+                [p.ref.key for p in preds],
                 names,
                 self.rule,
-                views=[str(r.path) for r in refs],
+                views=[str(p.ref.path) for p in preds],
+                assessable=[p.assessable for p in preds],
+                temperature=card.patient_temperature if self.rule == card.aggregation else None,
             )
-            if probs
+            if preds
             else None
         )
         self.writers.patient_row(patient.patient_id, verdict, self.rule)
-        return len(probs)
+        return len(preds)
 
-    def _predict(
-        self, patient: Patient, loaded: list[LoadedImage], probs: list, refs: list
-    ) -> None:
-        """Predict the loaded images (then clear them), appending to ``probs``/``refs``."""
+    def _predict(self, patient: Patient, loaded: list[LoadedImage], preds: list) -> None:
+        """Predict the loaded images (then clear them), appending to ``preds``."""
         if not loaded:
             return
         names = self.writers.class_names
         for image, pred in zip(loaded, self.predictor.predict_batch(loaded), strict=True):
-            ref = image.ref
-            self.writers.image_row(patient.patient_id, str(ref.path), ref.frame, pred.probs)
-            probs.append(pred.probs)
-            refs.append(ref)
-            if self.args.heatmaps:
+            self.writers.prediction_row(patient.patient_id, pred)
+            preds.append(pred)
+            # No overlay for an image the model cannot assess: a heatmap would look like a finding.
+            if self.args.heatmaps and pred.assessable:
                 write_overlay(
                     self.args.out / "heatmaps",
                     patient.patient_id,
@@ -252,7 +260,7 @@ class _PredictJob:
 
     def _error(self, patient: Patient, ref: ImageRef, message: str) -> None:
         log.warning("%s", message)
-        self.writers.image_row(patient.patient_id, str(ref.path), ref.frame, None, message)
+        self.writers.error_row(patient.patient_id, str(ref.path), ref.frame, message)
         self.n_errors += 1
         self.bar.update(1)
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from core.aggregation import aggregate_patient
+from core.aggregation import NOT_ASSESSABLE, aggregate_patient
 
 NAMES = ("normal", "anencephaly", "encephalocele")
 
@@ -84,3 +84,37 @@ def test_a_cine_counts_as_one_view(rule):
     assert [key for key, _ in per_view.drivers] == expected
     with pytest.raises(ValueError, match="one view per row"):
         aggregate_patient("p", probs, keys, NAMES, rule, views=views[:3])
+
+
+def test_only_assessable_views_count_and_none_gives_not_assessable():
+    probs = np.array([[0.1, 0.8, 0.1], [0.9, 0.05, 0.05], [0.2, 0.7, 0.1]])
+    keys = ["a", "b", "c"]
+    # b (the only "normal" view) is outside the validated domain: it must not vote.
+    verdict = aggregate_patient("p", probs, keys, NAMES, "mean_softmax", assessable=[1, 0, 1])
+    assert verdict.pred == NAMES[1] and verdict.n_views == 2 and verdict.n_excluded == 1
+    assert "images_excluded" in verdict.flags and "b" not in dict(verdict.drivers)
+    assert verdict.counts_text == "2 views (3 frames; 1 not assessable)"
+    none = aggregate_patient("p", probs, keys, NAMES, "geometric_mean", assessable=[0, 0, 0])
+    assert not none.assessable and none.pred == NOT_ASSESSABLE and none.pred_index == -1
+    assert np.isnan(none.probs).all() and none.drivers == ()
+
+
+def test_flags_single_view_and_disagreeing_views():
+    one = aggregate_patient("p", np.array([[0.2, 0.7, 0.1]]), ["a"], NAMES)
+    assert one.flags == ("single_view",)
+    split = aggregate_patient("p", np.array([[0.2, 0.7, 0.1], [0.6, 0.3, 0.1]]), ["a", "b"], NAMES)
+    assert "views_disagree" in split.flags and "single_view" not in split.flags
+    agree = aggregate_patient("p", np.array([[0.2, 0.7, 0.1], [0.3, 0.6, 0.1]]), ["a", "b"], NAMES)
+    assert agree.flags == ()
+    assert "single view" in one.flag_texts[0]
+
+
+def test_patient_temperature_calibrates_the_pooled_figure():
+    probs = np.array([[0.02, 0.97, 0.01]] * 4)
+    raw = aggregate_patient("p", probs, list("abcd"), NAMES, "geometric_mean")
+    soft = aggregate_patient("p", probs, list("abcd"), NAMES, "geometric_mean", temperature=3.0)
+    assert not raw.calibrated and soft.calibrated
+    assert soft.pred == raw.pred and soft.probs[1] < raw.probs[1]
+    np.testing.assert_allclose(soft.probs.sum(), 1.0)
+    vote = aggregate_patient("p", probs, list("abcd"), NAMES, "majority_vote", temperature=3.0)
+    assert not vote.calibrated  # vote fractions are not probabilities: stays a score

@@ -8,7 +8,7 @@ from core.augment import AugmentParams, augment, sample_crop_box
 from core.preprocess import PreprocessSpec, prepare
 from tests.support.models import random_image
 
-SPEC = PreprocessSpec(resize=72, crop=64)
+SPEC = PreprocessSpec(resize=72, crop=64, framing="resize_short_centre_crop")
 OFF = AugmentParams(
     scale=(1.0, 1.0),
     ratio=(1.0, 1.0),
@@ -115,3 +115,29 @@ def test_speckle_is_grey():
 def test_invalid_params_rejected(bad):
     with pytest.raises(ValueError):
         AugmentParams(**bad)
+
+
+@pytest.mark.parametrize("shape", [(40, 100), (100, 40), (64, 64)])
+def test_all_steps_off_equals_the_padded_evaluation_input(shape):
+    """Pad-to-square framing: with every random step off, a training view IS the evaluation
+    input (the whole region on a black square), for wide, tall and square images."""
+    h, w = shape
+    yy, xx = np.mgrid[:h, :w]
+    smooth = (60 + 120 * np.sin(yy / h * 3) * np.cos(xx / w * 2) ** 2).astype(np.uint8)
+    image = random_image(h, w)
+    image = type(image)(ref=image.ref, pixels=np.repeat(smooth[..., None], 3, axis=2))
+    spec = PreprocessSpec(resize=64, crop=64)
+    expected, _ = prepare(image, spec)
+    got = augment(image, spec, OFF, gen(0))
+    # Resize-then-pad vs pad-then-resize: the same picture up to interpolation at the borders.
+    assert (got - expected).abs().mean() < 0.05
+    assert (got - expected).abs()[:, 8:-8, 8:-8].median() < 0.05
+
+
+def test_padded_square_crop_places_the_window_on_the_black_square():
+    from core.augment import padded_square_crop
+
+    pixels = np.full((2, 4, 3), 9, np.uint8)  # square side 4: one black row above, one below
+    whole = padded_square_crop(pixels, 0, 0, 4, 4)
+    assert whole[:, :, 0].tolist() == [[0] * 4, [9] * 4, [9] * 4, [0] * 4]
+    assert padded_square_crop(pixels, 3, 2, 2, 2)[:, :, 0].tolist() == [[0, 0], [0, 0]]

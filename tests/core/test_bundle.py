@@ -4,10 +4,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from core.bundle import CARD_NAME, WEIGHTS_NAME, load_bundle, read_card, sha256_file
+from core.bundle import CARD_NAME, DOMAIN_NAME, WEIGHTS_NAME, load_bundle, read_card, sha256_file
 from core.errors import BundleError
 from core.taxonomy import Taxonomy
-from tests.support.models import make_bundle
+from tests.support.models import make_bundle, random_image
 
 
 @pytest.fixture()
@@ -119,3 +119,50 @@ def test_bad_temperature(bundle_dir):
     _edit_card(bundle_dir, temperature=0)
     with pytest.raises(BundleError, match="temperature must be > 0"):
         read_card(bundle_dir)
+
+
+@pytest.fixture()
+def domain_bundle_dir(tmp_path):
+    images = [random_image(seed=s) for s in range(12)]
+    return make_bundle(
+        tmp_path / "d", crop=32, resize=32, architecture="resnet18", planes=("a", "b"),
+        domain_images=images,
+    )  # fmt: skip
+
+
+def test_plane_head_and_domain_statistics_round_trip(domain_bundle_dir):
+    bundle = load_bundle(domain_bundle_dir)
+    assert bundle.card.planes == ("a", "b") and bundle.model.plane_head.out_features == 2
+    assert bundle.card.has_domain and bundle.card.domain["threshold"] > 0
+    assert bundle.feature_domain.class_means.shape == (5, 512)
+    assert json.loads((domain_bundle_dir / CARD_NAME).read_text())["schema_version"] == 2
+
+
+def test_missing_or_altered_domain_statistics_are_refused(domain_bundle_dir):
+    stats = domain_bundle_dir / DOMAIN_NAME
+    tensors = load_file(str(stats))
+    save_file({**tensors, "class_means": tensors["class_means"] * 0}, str(stats))
+    with pytest.raises(BundleError, match="domain statistics were changed"):
+        load_bundle(domain_bundle_dir)
+    stats.unlink()
+    with pytest.raises(BundleError, match="domain.safetensors is missing"):
+        load_bundle(domain_bundle_dir)
+
+
+def test_plane_head_weights_without_planes_in_the_card_are_refused(domain_bundle_dir):
+    _edit_card(domain_bundle_dir, planes=[], domain={})
+    with pytest.raises(BundleError, match="unexpected keys.*plane_head"):
+        load_bundle(domain_bundle_dir)
+
+
+def test_version_1_cards_still_load_with_the_centre_crop_they_were_validated_with(bundle_dir):
+    card = json.loads((bundle_dir / CARD_NAME).read_text())
+    for key in ("planes", "domain", "patient_temperature"):
+        card.pop(key)
+    card["schema_version"] = 1
+    card["preprocessing"]["name"] = "resize_short_centre_crop"
+    (bundle_dir / CARD_NAME).write_text(json.dumps(card))
+    bundle = load_bundle(bundle_dir)
+    assert bundle.card.preprocessing.framing == "resize_short_centre_crop"
+    assert not bundle.card.has_domain and bundle.feature_domain is None
+    assert bundle.card.patient_temperature is None

@@ -37,7 +37,7 @@ def mixed_inputs(tmp_path_factory):
         d.mkdir()
     rng = np.random.default_rng(0)
     for i in range(3):
-        (good / f"img{i}.png").write_bytes(_png_bytes(rng.integers(0, 255, (60, 80), np.uint8)))
+        (good / f"img{i}.png").write_bytes(_png_bytes(rng.integers(0, 255, (80, 96), np.uint8)))
     (bad / "empty.png").write_bytes(b"")
     (bad / "noise.dcm").write_bytes(rng.bytes(3000))
     (bad / "noise.png").write_bytes(rng.bytes(3000))
@@ -97,23 +97,28 @@ def test_mixed_good_bad_odd(tiny_bundle, mixed_inputs, tmp_path):
             f"one row for {name}"
         )
     assert "100000" in by_name["huge.png"]["error"]
+    classes = ("normal", "anencephaly", "encephalocele", "holoprosencephaly", "rachischisis")
     for name in ["img0.png", "img1.png", "img2.png", "grey16.png", "cmyk.jpg", "palette.png"]:
         r = by_name[name]
-        assert r["error"] == "" and r["pred"] in (
-            "normal",
-            "anencephaly",
-            "encephalocele",
-            "holoprosencephaly",
-            "rachischisis",
-        )
         probs = [float(r[k]) for k in r if k.startswith("p_")]
-        assert len(probs) == 5 and abs(sum(probs) - 1) < 1e-4
-    assert "out of scope" in by_name["ct.dcm"]["error"] and by_name["ct.dcm"]["pred"] == ""
+        assert r["error"] == "" and len(probs) == 5 and abs(sum(probs) - 1) < 1e-4
+        if name.startswith("img"):  # 80 x 96 grey noise: assessable by the model-free checks
+            assert r["assessable"] == "1" and r["reason"] == "" and r["pred"] in classes
+    # 40 x 50 and 40 x 30 are too small to assess; a 30 x 30 palette image too: read, not labelled
+    for name in ["grey16.png", "cmyk.jpg", "palette.png"]:
+        r = by_name[name]
+        assert (r["assessable"], r["reason"], r["pred"]) == ("0", "too_small", "not_assessable")
+    ct = by_name["ct.dcm"]
+    assert (ct["error"], ct["assessable"], ct["reason"], ct["pred"]) == (
+        "", "0", "not_ultrasound", "not_assessable",
+    )  # fmt: skip
     patients = _rows(out / "patients.csv")
     good = next(p for p in patients if p["patient_id"].endswith("good"))
     assert good["n_images"] == "3" and good["rule"] == "mean_softmax" and good["pred"]
     overlays = list((out / "heatmaps").rglob("*.png"))
-    assert len(overlays) == 6
+    # Only assessable images get an overlay: a heatmap over an image the model cannot assess
+    # would look like a finding.
+    assert len(overlays) == 3
 
 
 def test_pydicom_ultrasound_files_with_frames(tiny_bundle, tmp_path):
@@ -128,8 +133,9 @@ def test_pydicom_ultrasound_files_with_frames(tiny_bundle, tmp_path):
 
 def test_overlay_colours_follow_the_image(tiny_bundle, tmp_path):
     """The overlay's left half is the image as decoded (colour file: red stays red)."""
-    arr = np.zeros((64, 64, 3), np.uint8)
-    arr[..., 0] = 200  # pure red image
+    arr = np.random.default_rng(1).integers(40, 160, (64, 64, 3), np.uint8)
+    arr[..., 1] = arr[..., 2] = arr[..., 0]  # grey B-mode-like image ...
+    arr[-12:-8, 3:7] = (200, 0, 0)  # ... with a small red mark (colour on 0.4 %: still assessable)
     src = tmp_path / "in" / "red.png"
     src.parent.mkdir()
     Image.fromarray(arr).save(src)

@@ -1,10 +1,13 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from core.bundle import load_bundle
 from core.errors import CancelledError
 from core.predictor import Predictor
-from tests.support.models import random_image
+from core.records import ImageRef, LoadedImage
+from tests.support.models import make_bundle, random_image
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +57,54 @@ def test_temperature_softens(tiny_bundle):
 def test_unknown_device(tiny_bundle):
     with pytest.raises(ValueError, match="unknown device"):
         Predictor(load_bundle(tiny_bundle), device="tpu")
+
+
+def _ultrasound_like(seed: int) -> LoadedImage:
+    """A grey speckled disc on black: the kind of image the test bundle's domain is fitted on."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:80, :96]
+    disc = np.hypot(yy - 40, xx - 48) < 30 + rng.integers(-4, 4)
+    grey = (disc * rng.gamma(2.0, 45.0, (80, 96))).clip(0, 255).astype(np.uint8)
+    return LoadedImage(ImageRef(Path(f"us{seed}.png")), np.repeat(grey[..., None], 3, axis=2))
+
+
+@pytest.fixture(scope="module")
+def domain_bundle(tmp_path_factory):
+    fit = [_ultrasound_like(s) for s in range(60)]
+    held_out = [_ultrasound_like(s) for s in range(60, 90)]
+    out = tmp_path_factory.mktemp("domain") / "bundle"
+    return load_bundle(
+        make_bundle(out, planes=("axial", "sagittal"), domain_images=fit, threshold_images=held_out)
+    )
+
+
+def test_plane_and_ood_score_come_from_the_same_forward_pass(domain_bundle):
+    with Predictor(domain_bundle, device="cpu") as p:
+        inside = p.predict([_ultrasound_like(100 + s) for s in range(6)])
+        ramp = np.repeat(np.tile(np.linspace(0, 255, 96, dtype=np.uint8), (80, 1))[..., None], 3, 2)
+        checker = ((np.indices((80, 96)).sum(0) // 8) % 2 * 255).astype(np.uint8)
+        patterns = [
+            LoadedImage(ImageRef(Path("ramp.png")), ramp),
+            LoadedImage(ImageRef(Path("checker.png")), np.repeat(checker[..., None], 3, 2)),
+        ]
+        outside = p.predict(patterns)
+    assert all(r.plane in ("axial", "sagittal") and 0.5 <= r.plane_prob <= 1 for r in inside)
+    # Unseen images like the fitting set mostly lie within the threshold; test patterns far out.
+    assert sum(r.assessable for r in inside) >= 4
+    assert max(r.ood_score for r in inside) < min(r.ood_score for r in outside)
+    for r in outside:
+        assert not r.assessable and r.check.reason == "out_of_distribution" and r.ood_score > 1
+
+
+def test_a_model_free_reason_wins_over_the_score(domain_bundle):
+    tiny = LoadedImage(ImageRef(Path("tiny.png")), np.full((10, 45, 3), 128, np.uint8))
+    with Predictor(domain_bundle, device="cpu") as p:
+        (r,) = p.predict([tiny])
+    assert not r.assessable and r.check.reason == "too_small" and r.ood_score is not None
+
+
+def test_bundle_without_domain_statistics_gives_no_score(predictor):
+    (r,) = predictor.predict([_ultrasound_like(0)])
+    assert r.ood_score is None and r.plane is None and r.assessable
+    (colour,) = predictor.predict([random_image()])  # RGB noise: the model-free checks still work
+    assert colour.check.reason == "not_bmode"

@@ -1,4 +1,4 @@
-"""Builders used by several test modules (kept out of conftest so they can be imported)."""
+"""Bundles and images for tests: small untrained networks, seeded, so deterministic."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import numpy as np
 import torch
 
 from core.bundle import ModelCard, save_bundle
-from core.model import build_model
-from core.preprocess import PreprocessSpec
+from core.feature_domain import FeatureDomain, fit_gaussians, threshold_for
+from core.model import FeatureTap, build_model
+from core.preprocess import PreprocessSpec, prepare
 from core.records import ImageRef, LoadedImage
 from core.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
@@ -22,17 +23,45 @@ def make_bundle(
     seed=0,
     architecture="resnet34",
     half=False,
+    planes: tuple[str, ...] = (),
+    domain_images: list[LoadedImage] | None = None,
+    threshold_images: list[LoadedImage] | None = None,
 ) -> Path:
+    """An untrained, seeded bundle. ``planes``: add a plane head. ``domain_images``: fit the
+    out-of-distribution statistics on these images (their "training data"); the threshold
+    keeps 95 % of ``threshold_images`` (their "validation data", as in cnsight-train)."""
     torch.manual_seed(seed)
-    model = build_model(architecture, len(taxonomy))
+    model = build_model(architecture, len(taxonomy), len(planes)).eval()
+    spec = PreprocessSpec(resize=resize, crop=crop)
+    domain = None
+    if domain_images:
+        domain = fit_domain(model, domain_images, threshold_images, spec, len(taxonomy))
     card = ModelCard(
         name="test-model",
         architecture=architecture,
         taxonomy=taxonomy,
-        preprocessing=PreprocessSpec(resize=resize, crop=crop),
+        preprocessing=spec,
+        planes=tuple(planes),
+        domain={"keep": 0.95, "n_fit_images": len(domain_images or [])} if domain else {},
     )
-    save_bundle(model, card, out, half=half)
+    save_bundle(model, card, out, half=half, feature_domain=domain)
     return out
+
+
+def _pooled(model, images: list[LoadedImage], spec: PreprocessSpec) -> torch.Tensor:
+    batch = torch.stack([prepare(im, spec)[0] for im in images])
+    with FeatureTap(model) as tap, torch.inference_mode():
+        model(batch)
+        return tap.pooled()
+
+
+def fit_domain(model, images, threshold_images, spec: PreprocessSpec, n_classes: int):
+    """Feature-domain statistics of ``images`` (all called class 0, as one Gaussian)."""
+    pooled = _pooled(model, images, spec)
+    means, whitener = fit_gaussians(pooled.numpy(), np.zeros(len(images), int), n_classes)
+    probe = FeatureDomain(means, whitener, threshold=1.0)
+    held_out = _pooled(model, threshold_images or images, spec)
+    return FeatureDomain(means, whitener, threshold_for(probe.distances(held_out)))
 
 
 def random_image(h=80, w=96, seed=0, region=None, name="img.png") -> LoadedImage:
