@@ -3,7 +3,9 @@
 
 The window is shown first; torch and the model are loaded afterwards in the model thread
 (torch ~2 s, torchvision ~3.7 s to import), so the first window appears in about a second.
-This module and the window modules import no torch at module level.
+No desktop module but the model worker's loader reaches torch (an import-linter contract in
+pyproject.toml). Qt and the windows are imported inside the functions that need them, so
+``--help`` and usage errors (exit 2, before any window) answer without loading Qt.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import os
+import sqlite3
 import sys
 import time
 from pathlib import Path
 
 from core.devices import DEVICES
+from core.errors import CNSightError
+from core.resources import demo_model_dir, demo_study_dir
 
 log = logging.getLogger("cnsight.desktop.app")
 
@@ -85,8 +91,6 @@ def get_args_parser() -> argparse.ArgumentParser:
 def seconds_since_process_start() -> float | None:
     """Wall time since the process started (Linux /proc; None elsewhere)."""
     try:
-        import os
-
         ticks = os.sysconf("SC_CLK_TCK")
         with open("/proc/self/stat") as f:
             start = int(f.read().rsplit(")", 1)[1].split()[19]) / ticks
@@ -99,8 +103,6 @@ def seconds_since_process_start() -> float | None:
 
 def resolve_inputs(args, settings) -> tuple[list[Path], Path | None, str | None]:
     """Study paths, model bundle, and an error message (None when all is well)."""
-    from core.resources import demo_model_dir, demo_study_dir
-
     paths = [Path(p) for p in args.paths]
     model = args.model
     if args.demo:
@@ -219,10 +221,6 @@ def _usage_error(message: str) -> int:
 def _run_reading(args) -> int:
     """Reader-study reading mode: check the study and the reader first (exit 2), then the
     reading window. The core session decides which case comes; the window keeps no state."""
-    import sqlite3
-
-    from core.errors import CNSightError
-
     if args.study is None or not args.reader:
         return _usage_error("reading mode needs both --study STUDY_DIR and --reader READER_ID")
     if args.paths or args.demo or args.model is not None:

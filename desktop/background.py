@@ -19,12 +19,13 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Qt, QThreadPool, Signal, Slot
 
 log = logging.getLogger(f"cnsight.{__name__}")
 
+T = TypeVar("T")
 SuccessFn = Callable[[Any], None]
 FailureFn = Callable[[BaseException], None]
 
@@ -59,7 +60,10 @@ class OpRunner(QObject):
         self._finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
     def run(
-        self, fn: Callable[[], Any], on_success: SuccessFn, on_failure: FailureFn | None = None
+        self,
+        fn: Callable[[], T],
+        on_success: Callable[[T], None],
+        on_failure: FailureFn | None = None,
     ) -> int:
         """Start ``fn()`` off the GUI thread; returns the operation's id."""
         op_id = next(self._ids)

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
-from core.records import Cohort, FileError
+from core.records import Cohort, FileError, ImageRef
 
 from .background import CancelToken, OpRunner
 from .loading import (
@@ -28,11 +29,13 @@ from .loading import (
     load_patient_pixels,
 )
 from .model_worker import ModelInfo, ModelService
-from .viewmodels.cohort import CohortViewModel, PatientStatus
+from .viewmodels.cohort import CohortViewModel, PatientPixels, PatientStatus
 from .viewmodels.groups import patient_key
 
 log = logging.getLogger(f"cnsight.{__name__}")
 EXTRA_CAM_CACHE = 32
+#: An extra heatmap's name: (image ref key, class index, method).
+HeatmapKey = tuple[str, int, str]
 
 
 @dataclass
@@ -76,8 +79,8 @@ class AnalysisPipeline(QObject):
         # Unlike ``_paused`` (a user's Esc), opening a study does not lift it.
         self._analysis_allowed = True
         self._model_request: int | None = None
-        self._heatmap_request: tuple[int, tuple] | None = None
-        self.extra_cams: dict[tuple, object] = {}
+        self._heatmap_request: tuple[int, HeatmapKey] | None = None
+        self.extra_cams: dict[HeatmapKey, np.ndarray] = {}
         self._shown_patient: str | None = None
         self._pump_scheduled = False
         self.stale_dropped = 0  # answers dropped as stale (for tests and the log)
@@ -165,7 +168,9 @@ class AnalysisPipeline(QObject):
             lambda exc: self._on_pixels_failed(generation, key, exc),
         )
 
-    def _on_pixels(self, generation: int, key: str, result) -> None:
+    def _on_pixels(
+        self, generation: int, key: str, result: tuple[PatientPixels, list[FileError]]
+    ) -> None:
         if generation != self._generation:
             self._note_stale("pixels of a previous study")
             return
@@ -336,7 +341,7 @@ class AnalysisPipeline(QObject):
         self._schedule_pump()
 
     # ----- extra heatmaps --------------------------------------------------------------------
-    def request_extra_heatmap(self, ref, class_index: int, method: str) -> bool:
+    def request_extra_heatmap(self, ref: ImageRef, class_index: int, method: str) -> bool:
         """Ask for a grad-cam heatmap of an image; True when it is already cached.
 
         Only the latest request counts: asking for another image/class/method makes the
@@ -357,7 +362,7 @@ class AnalysisPipeline(QObject):
         return False
 
     @Slot(int, object)
-    def _on_heatmap_ready(self, request_id: int, cam) -> None:
+    def _on_heatmap_ready(self, request_id: int, cam: np.ndarray) -> None:
         if self._heatmap_request is None or self._heatmap_request[0] != request_id:
             self._note_stale("heatmap")
             return

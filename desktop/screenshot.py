@@ -6,9 +6,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
+
+if TYPE_CHECKING:  # types only: app.py imports this module after the window exists
+    from core.readerstudy import SessionState
+
+    from .main_window import MainWindow
+    from .reading.window import ReadingWindow
 
 log = logging.getLogger(f"cnsight.{__name__}")
 
@@ -16,7 +23,7 @@ SETTLE_MS = 300  # let the last paints (heatmap layer, thumbnails) happen before
 
 
 class ScreenshotTaker(QObject):
-    def __init__(self, window, out: Path, timeout_s: float):
+    def __init__(self, window: MainWindow | ReadingWindow, out: Path, timeout_s: float):
         super().__init__(window)
         self.window, self.out = window, Path(out)
         self._timeout = QTimer(self)
@@ -73,7 +80,7 @@ class ReadingScreenshot(ScreenshotTaker):
         c.message.connect(self._on_message)
         self._timeout.start()
 
-    def _on_case_ready(self, state) -> None:
+    def _on_case_ready(self, state: SessionState) -> None:
         if self._taken:
             return
         self._taken = True
