@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from core.devices import DEFAULT_DEVICE
 from core.errors import BundleError, CancelledError
 from core.records import LoadedImage
 
@@ -231,7 +232,7 @@ class ModelService(QObject):
         if request_id > self._unloaded_at:  # the worker released a model loaded before an unload
             self.model = info
 
-    def load(self, bundle_path: Path, device: str = "auto") -> int:
+    def load(self, bundle_path: Path, device: str = DEFAULT_DEVICE) -> int:
         request_id = self._next_id()
         self._load_requested.emit(request_id, Path(bundle_path), device)
         return request_id

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from core.devices import DEFAULT_DEVICE
 from core.records import Cohort, FileError, ImageRef
 
 from .background import CancelToken, OpRunner
@@ -128,7 +129,7 @@ class AnalysisPipeline(QObject):
             self.study_failed.emit(str(exc) or type(exc).__name__)
 
     # ----- model -----------------------------------------------------------------------------
-    def load_model(self, bundle_path: Path | str, device: str = "auto") -> None:
+    def load_model(self, bundle_path: Path | str, device: str = DEFAULT_DEVICE) -> None:
         """Load a bundle in the model thread; until it answers, the current model stays."""
         self.model_loading.emit(str(bundle_path))
         self._model_request = self.model.load(Path(bundle_path), device)

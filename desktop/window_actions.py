@@ -68,6 +68,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("about", "About CNSight / model card…", (), "Help"),
 )
 MENUS = ("File", "View", "Navigate", "Model", "Help")
+#: Model > Device entries (a device without a text here is listed by its name).
+DEVICE_MENU_TEXT = {"auto": "Auto (GPU if present)", "cpu": "CPU", "cuda": "CUDA GPU"}
 
 
 def viewing_handlers(
@@ -169,9 +171,7 @@ def _device_menu(
     group = QActionGroup(window)
     group.setExclusive(True)
     for device in DEVICES:
-        action = QAction(
-            {"auto": "Auto (GPU if present)", "cpu": "CPU", "cuda": "CUDA GPU"}[device], window
-        )
+        action = QAction(DEVICE_MENU_TEXT.get(device, device), window)
         action.setCheckable(True)
         action.setData(device)
         action.triggered.connect(lambda _checked=False, d=device: on_device(d))

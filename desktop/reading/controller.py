@@ -27,6 +27,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from core.devices import DEFAULT_DEVICE
 from core.errors import ReaderStudyError
 from core.readerstudy import ReaderSession, SessionState, StudyComplete, WashoutPending
 
@@ -66,7 +67,7 @@ class ReadingController(QObject):
     def __init__(
         self,
         session: ReaderSession,
-        device: str = "auto",
+        device: str = DEFAULT_DEVICE,
         predictor_factory: PredictorFactory | None = None,
         parent: QObject | None = None,
     ):

@@ -188,3 +188,38 @@ def test_heatmap_controls_follow_and_set_the_state(qtbot, loaded_vm):
     assert state.heatmap_class == 2
     controls.opacity.setValue(80)
     assert state.opacity == pytest.approx(0.8)
+
+
+def test_viewer_pane_wires_viewer_bars_and_presenter(qtbot, loaded_vm):
+    """The part both windows embed: the heatmap bar drives the viewer through the presenter,
+    the presenter's notes reach the bar, and a new model's classes reach the class list."""
+    from PySide6.QtCore import QObject, Signal
+
+    from desktop.viewer_pane import ViewerPane
+
+    class FakePipeline(QObject):
+        model_changed = Signal(object)
+        extra_heatmap_ready = Signal(object)
+        extra_heatmap_failed = Signal(str)
+        extra_cams: dict = {}
+
+        def request_extra_heatmap(self, ref, class_index, method):
+            return False  # on its way
+
+    pipeline = FakePipeline()
+    pane = ViewerPane(loaded_vm, pipeline)
+    qtbot.addWidget(pane)
+    pane.resize(640, 480)
+    pane.show()
+    assert pane.banner is not None and "not for diagnosis" in pane.banner.text()
+    assert not pane.viewer.heatmap_visible
+    pane.heatmap_controls.toggle.click()
+    assert pane.state.heatmap_on and pane.viewer.heatmap_visible
+    pane.heatmap_controls.method_box.setCurrentIndex(
+        pane.heatmap_controls.method_box.findData("gradcam++")
+    )
+    assert pane.heatmap_controls.note.text() == "computing Grad-CAM++…"
+    loaded_vm.class_names = CLASSES[:3]
+    pipeline.model_changed.emit(None)
+    assert pane.heatmap_controls.class_box.count() == 1 + 3
+    assert ViewerPane(loaded_vm, pipeline, with_banner=False).banner is None
