@@ -3,9 +3,9 @@
 Layout: research-use banner; the case header ("Case C003 · 2 of 5 · unaided reading · block 1
 of 2"); then a page - the case (thumbnails | the viewer pane the main window uses too: viewer,
 cine and heatmap bars | AI results and the decision), "preparing", or a message (washout, study
-complete, an error). The window shows case
-ids only: the view-model is de-identified and names the patient by its case id, the DICOM tag
-view and the error list (file paths) are not built, and the title has no path.
+complete, an error). The window shows case ids only: the view-model is de-identified and names
+the patient by its case id, the DICOM tag view and the error list (file paths) are not built,
+and the title has no path.
 
 Blinding: the AI widgets (results panel, heatmap bar, heatmap action, the thumbnails' AI text)
 are shown and enabled only while an aided case is on screen - decided from the case's
