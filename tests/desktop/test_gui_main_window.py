@@ -72,7 +72,10 @@ def test_phantom_study_end_to_end_predictions_verdicts_and_heatmap_toggle(
     assert np.allclose(win.results.image_bars.probs, pred.probs)
     assert win.results.verdict_title.text().split()[0] in win.patient_list.badge_text(0)
     assert "mean softmax" in win.results.verdict_rule.text()
-    assert win.status.device_label.text() == "Device: cpu" and "test-model" in win.status.model_label.text()
+    assert (
+        win.status.device_label.text() == "Device: cpu"
+        and "test-model" in win.status.model_label.text()
+    )
     # H toggles the heatmap: the rendered viewer pixels change, and come back.
     before = viewer_pixels(win)
     press(qtbot, win, Qt.Key.Key_H)
@@ -125,10 +128,7 @@ def test_bad_bundle_is_refused_with_a_message_and_the_old_model_kept(
     with qtbot.waitSignal(win.session.model_failed, timeout=WAIT_MS):
         win.session.load_model(bad, "cpu")
     assert win.last_message is not None and win.last_message.isVisible()
-    assert (
-        "not valid JSON" in win.last_message.text()
-        and old.card.name in win.last_message.text()
-    )
+    assert "not valid JSON" in win.last_message.text() and old.card.name in win.last_message.text()
     assert win.session.model.model is old
     assert old.card.name in win.status.model_label.text()
     assert vm_all_verdicts(win)  # predictions were not thrown away
