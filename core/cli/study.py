@@ -27,7 +27,7 @@ from pathlib import Path
 from core import RESEARCH_USE_ONLY
 from core.errors import CNSightError
 from core.metrics import json_ready
-from core.mrmc import analyze, load_reads
+from core.mrmc import MrmcAnalysis, analyze, load_reads
 from core.mrmc.covariance import METHODS
 from core.mrmc.fom import FOMS, Fom
 from core.mrmc.report import write_report
@@ -100,22 +100,25 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run_analyze(args: argparse.Namespace, command: str) -> dict:
+def run_analyze(args: argparse.Namespace, command: str) -> MrmcAnalysis:
+    """Analyse the reads; write OUT/analysis.json (provenance first, then the analysis) and
+    OUT/report.html."""
     if not 0 < args.alpha < 1:
         raise CNSightError(f"--alpha must be between 0 and 1, got {args.alpha}")
     reads = load_reads(args.reads)
-    result = analyze(reads, Fom(args.fom, args.threshold), args.covariance, args.alpha)
-    result = {
+    analysis = analyze(reads, Fom(args.fom, args.threshold), args.covariance, args.alpha)
+    provenance = {
         "research_use_only": RESEARCH_USE_ONLY,
         "command": command,
         "source": str(args.reads),
-    } | result
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "analysis.json").write_text(
-        json.dumps(json_ready(result), indent=2, allow_nan=False) + "\n", encoding="utf-8"
+        json.dumps(json_ready(provenance | analysis.to_json()), indent=2, allow_nan=False) + "\n",
+        encoding="utf-8",
     )
-    write_report(args.out / "report.html", result)
-    return result
+    write_report(args.out / "report.html", analysis, source=str(args.reads))
+    return analysis
 
 
 def run_create(args: argparse.Namespace) -> int:
@@ -200,18 +203,18 @@ def main(argv: list[str] | None = None) -> int:
             return run_status(args, verify_only=args.command == "verify")
         if args.command == "export":
             return run_export(args)
-        result = run_analyze(args, command)
+        analysis = run_analyze(args, command)
     except CNSightError as e:
         log.error("%s", e)
         return 2
     except OSError as e:
         log.error("%s", e)
         return 2
-    for d in result["obuchowski_rockette"]["rrrc"]["differences"]:
-        low, high = d["ci"]
+    for d in analysis.obuchowski_rockette.rrrc.differences:
+        low, high = d.test.ci
         log.info(
             "%s %s - %s: %.4f [%.4f, %.4f], p = %.4g (OR, random readers and cases)",
-            args.fom, *d["treatments"], d["estimate"], low, high, d["p"],
+            args.fom, *d.treatments, d.test.estimate, low, high, d.test.p,
         )  # fmt: skip
     log.info("results in %s (analysis.json, report.html)", args.out)
     return 0

@@ -11,10 +11,12 @@ Van Dyke results (../shared/data/mrmc/EXPECTED.md):
   random cases (RRRC), fixed readers (FRRC) and fixed cases (RRFC) (``obuchowski_rockette.py``);
 - Dorfman-Berbaum-Metz analysis of jackknife pseudovalues (``dbm.py``).
 
-``analyze(reads)`` runs them all; ``cnsight-study analyze`` writes the result as JSON + HTML.
+``analyze(reads)`` runs them all and returns an ``MrmcAnalysis`` (frozen dataclasses, read by
+attribute; ``to_json()`` gives ``analysis.json``); ``cnsight-study analyze`` writes it as JSON +
+HTML.
 """
 
-from core.mrmc.analysis import analyze
+from core.mrmc.analysis import MrmcAnalysis, analyze
 from core.mrmc.reads import Reads, load_reads, reads_from_rows
 
-__all__ = ["Reads", "analyze", "load_reads", "reads_from_rows"]
+__all__ = ["MrmcAnalysis", "Reads", "analyze", "load_reads", "reads_from_rows"]

@@ -64,18 +64,6 @@ class ORCovariance:
         """Cov2 of treatment ``t`` alone (two readers, same treatment)."""
         return self._mean(True, False, treatment=t)
 
-    def summary(self) -> dict:
-        var = self.var
-        return {
-            "var_error": var,
-            "cov1": self.cov1,
-            "cov2": self.cov2,
-            "cov3": self.cov3,
-            "r1": self.cov1 / var if var > 0 else None,
-            "r2": self.cov2 / var if var > 0 else None,
-            "r3": self.cov3 / var if var > 0 else None,
-        }
-
 
 def jackknife_covariance(reads: Reads, fom: Fom) -> ORCovariance:
     """Jackknife: (K-1)/K * sum over left-out cases of the centred products."""

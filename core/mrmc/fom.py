@@ -44,6 +44,9 @@ class Fom:
         text = FOMS[self.name]
         return text if self.threshold is None else f"{text} {self.threshold:g}"
 
+    def to_json(self) -> dict:
+        return {"name": self.name, "threshold": self.threshold, "description": self.description}
+
 
 def _psi(reads: Reads) -> np.ndarray:
     """(T, R, m, n) Wilcoxon kernel of every abnormal (m) against every normal (n) case."""

@@ -9,11 +9,24 @@ reproduce.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import fields
 from itertools import combinations
 
 import numpy as np
 
 from core.mrmc.covariance import ORCovariance
+from core.mrmc.or_results import (
+    FixedReadersTreatment,
+    ORAnalysis,
+    ORFixedCasesTest,
+    ORFixedReadersTest,
+    ORMeanSquares,
+    ORRandomReadersTest,
+    ORVarianceComponents,
+    RandomReadersTreatment,
+)
+from core.mrmc.results import Difference, FTest
 from core.mrmc.stats import (
     clip_fom_interval,
     f_result,
@@ -26,68 +39,96 @@ from core.mrmc.stats import (
 INF = float("inf")
 
 
-def mean_squares(theta: np.ndarray) -> dict:
+def _f_test_fields(test: FTest) -> dict:
+    """The fields of ``test``, to build an FTest subclass that adds the treatments to it."""
+    return {f.name: getattr(test, f.name) for f in fields(FTest)}
+
+
+def mean_squares(theta: np.ndarray) -> ORMeanSquares:
     """MS(T), MS(R), MS(T*R) of a (T, R) table, and MS(R) within each treatment."""
     n_t, n_r = theta.shape
     grand = theta.mean()
     t_means, r_means = theta.mean(axis=1), theta.mean(axis=0)
     residual = theta - t_means[:, None] - r_means[None, :] + grand
-    return {
-        "ms_t": n_r * float(((t_means - grand) ** 2).sum()) / (n_t - 1),
-        "ms_r": n_t * float(((r_means - grand) ** 2).sum()) / (n_r - 1),
-        "ms_tr": float((residual**2).sum()) / ((n_t - 1) * (n_r - 1)),
-        "ms_r_within": [float(((row - row.mean()) ** 2).sum()) / (n_r - 1) for row in theta],
-        "df": {"t": n_t - 1, "r": n_r - 1, "tr": (n_t - 1) * (n_r - 1)},
-    }
+    return ORMeanSquares(
+        ms_t=n_r * float(((t_means - grand) ** 2).sum()) / (n_t - 1),
+        ms_r=n_t * float(((r_means - grand) ** 2).sum()) / (n_r - 1),
+        ms_tr=float((residual**2).sum()) / ((n_t - 1) * (n_r - 1)),
+        ms_r_within=tuple(float(((row - row.mean()) ** 2).sum()) / (n_r - 1) for row in theta),
+        df_t=n_t - 1,
+        df_r=n_r - 1,
+        df_tr=(n_t - 1) * (n_r - 1),
+    )
 
 
-def _rrrc(theta, ms, cov: ORCovariance, treatments, alpha) -> dict:
+def _rrrc(
+    theta: np.ndarray, ms: ORMeanSquares, cov: ORCovariance, treatments: Sequence[str], alpha: float
+) -> ORRandomReadersTest:
     """Random readers and cases: F = MS(T) / (MS(T*R) + R max(Cov2 - Cov3, 0)), Hillis ddf."""
     n_r = theta.shape[1]
-    error = ms["ms_tr"] + n_r * max(cov.cov2 - cov.cov3, 0.0)
-    ddf = satterthwaite_df(error, ms["ms_tr"], ms["df"]["tr"])
+    error = ms.ms_tr + n_r * max(cov.cov2 - cov.cov3, 0.0)
+    ddf = satterthwaite_df(error, ms.ms_tr, ms.df_tr)
     se = float(np.sqrt(2 * error / n_r))
-    result = f_result(
-        ms["ms_t"], error, ms["df"]["t"], ddf, pairwise(treatments, theta.mean(1), se, ddf, alpha)
+    test = f_result(
+        ms.ms_t, error, ms.df_t, ddf, pairwise(treatments, theta.mean(1), se, ddf, alpha)
     )
-    result["treatments"] = {}
+    singles: dict[str, RandomReadersTreatment] = {}
     for i, name in enumerate(treatments):
-        ms_r_i, cov2_i = ms["ms_r_within"][i], cov.cov2_within(i)
+        ms_r_i, cov2_i = ms.ms_r_within[i], cov.cov2_within(i)
         error_i = ms_r_i + n_r * max(cov2_i, 0.0)
         df_i = satterthwaite_df(error_i, ms_r_i, n_r - 1)
         single = t_interval(float(theta[i].mean()), float(np.sqrt(error_i / n_r)), df_i, alpha)
-        result["treatments"][name] = clip_fom_interval(single) | {"cov2": cov2_i, "ms_r": ms_r_i}
-    return result
+        clipped = clip_fom_interval(single)
+        singles[name] = RandomReadersTreatment(
+            test=clipped.test, ci_unclipped=clipped.ci_unclipped, cov2=cov2_i, ms_r=ms_r_i
+        )
+    return ORRandomReadersTest(**_f_test_fields(test), treatments=singles)
 
 
-def _frrc(theta, ms, cov: ORCovariance, treatments, readers, alpha) -> dict:
+def _frrc(
+    theta: np.ndarray,
+    ms: ORMeanSquares,
+    cov: ORCovariance,
+    treatments: Sequence[str],
+    readers: Sequence[str],
+    alpha: float,
+) -> ORFixedReadersTest:
     """Fixed readers: chi-square = (T-1) MS(T) / (Var - Cov1 + (R-1) max(Cov2 - Cov3, 0))."""
     n_t, n_r = theta.shape
     error = cov.var - cov.cov1 + (n_r - 1) * max(cov.cov2 - cov.cov3, 0.0)
-    chi2 = (n_t - 1) * ms["ms_t"] / error if error > 0 else INF
+    chi2 = (n_t - 1) * ms.ms_t / error if error > 0 else INF
     se = float(np.sqrt(2 * max(error, 0.0) / n_r))
-    result = {
-        "error_term": error,
-        "chi2": chi2,
-        "df": n_t - 1,
-        "p": f_test(chi2 / (n_t - 1), n_t - 1, INF),
-        "differences": pairwise(treatments, theta.mean(1), se, INF, alpha),
-        "treatments": {},
-        "readers": {},
-    }
+    singles: dict[str, FixedReadersTreatment] = {}
     for i, name in enumerate(treatments):
         var_i = cov.var_within(i) + (n_r - 1) * max(cov.cov2_within(i), 0.0)
         single = t_interval(
             float(theta[i].mean()), float(np.sqrt(max(var_i, 0.0) / n_r)), INF, alpha
         )
-        result["treatments"][name] = clip_fom_interval(single) | {"var_error": cov.var_within(i)}
-    for r, reader in enumerate(readers):
-        result["readers"][reader] = [
-            {"treatments": [treatments[i], treatments[j]]}
-            | t_interval(float(theta[i, r] - theta[j, r]), _reader_se(cov, i, j, r), INF, alpha)
+        clipped = clip_fom_interval(single)
+        singles[name] = FixedReadersTreatment(
+            test=clipped.test, ci_unclipped=clipped.ci_unclipped, var_error=cov.var_within(i)
+        )
+    per_reader = {
+        reader: tuple(
+            Difference(
+                treatments=(treatments[i], treatments[j]),
+                test=t_interval(
+                    float(theta[i, r] - theta[j, r]), _reader_se(cov, i, j, r), INF, alpha
+                ),
+            )
             for i, j in combinations(range(n_t), 2)
-        ]
-    return result
+        )
+        for r, reader in enumerate(readers)
+    }
+    return ORFixedReadersTest(
+        error_term=error,
+        chi2=chi2,
+        df=n_t - 1,
+        p=f_test(chi2 / (n_t - 1), n_t - 1, INF),
+        differences=pairwise(treatments, theta.mean(1), se, INF, alpha),
+        treatments=singles,
+        readers=per_reader,
+    )
 
 
 def _reader_se(cov: ORCovariance, i: int, j: int, r: int) -> float:
@@ -96,42 +137,66 @@ def _reader_se(cov: ORCovariance, i: int, j: int, r: int) -> float:
     return float(np.sqrt(max(var, 0.0)))
 
 
-def _rrfc(theta, ms, treatments, alpha) -> dict:
+def _rrfc(
+    theta: np.ndarray, ms: ORMeanSquares, treatments: Sequence[str], alpha: float
+) -> ORFixedCasesTest:
     """Fixed cases: F = MS(T) / MS(T*R) on (T-1, (T-1)(R-1)) df."""
     n_r = theta.shape[1]
-    df_tr = ms["df"]["tr"]
-    se = float(np.sqrt(2 * ms["ms_tr"] / n_r))
-    result = f_result(
-        ms["ms_t"], ms["ms_tr"], ms["df"]["t"], df_tr,
-        pairwise(treatments, theta.mean(1), se, df_tr, alpha),
+    se = float(np.sqrt(2 * ms.ms_tr / n_r))
+    test = f_result(
+        ms.ms_t, ms.ms_tr, ms.df_t, ms.df_tr,
+        pairwise(treatments, theta.mean(1), se, ms.df_tr, alpha),
     )  # fmt: skip
-    result["treatments"] = {
+    singles = {
         name: clip_fom_interval(
             t_interval(
-                float(theta[i].mean()), float(np.sqrt(ms["ms_r_within"][i] / n_r)), n_r - 1, alpha
+                float(theta[i].mean()), float(np.sqrt(ms.ms_r_within[i] / n_r)), n_r - 1, alpha
             )
         )
         for i, name in enumerate(treatments)
     }
-    return result
+    return ORFixedCasesTest(**_f_test_fields(test), treatments=singles)
+
+
+def variance_components(
+    ms: ORMeanSquares, cov: ORCovariance, n_treatments: int
+) -> ORVarianceComponents:
+    var, cov1, cov2, cov3 = cov.var, cov.cov1, cov.cov2, cov.cov3
+
+    def correlation(c: float) -> float | None:
+        return c / var if var > 0 else None
+
+    return ORVarianceComponents(
+        var_r=(ms.ms_r - ms.ms_tr) / n_treatments - cov1 + cov3,
+        var_tr=ms.ms_tr - var + cov1 + max(cov2 - cov3, 0.0),
+        var_error=var,
+        cov1=cov1,
+        cov2=cov2,
+        cov3=cov3,
+        r1=correlation(cov1),
+        r2=correlation(cov2),
+        r3=correlation(cov3),
+    )
 
 
 def obuchowski_rockette(
-    theta: np.ndarray, cov: ORCovariance, treatments, readers, alpha: float = 0.05
-) -> dict:
-    """The OR analysis of a (T, R) table of figures of merit with its covariance over cases."""
+    theta: np.ndarray,
+    cov: ORCovariance,
+    covariance: str,
+    covariance_method: str,
+    treatments: Sequence[str],
+    readers: Sequence[str],
+    alpha: float = 0.05,
+) -> ORAnalysis:
+    """The OR analysis of a (T, R) table of figures of merit with its covariance over cases
+    (estimated by ``covariance``, described by ``covariance_method``)."""
     ms = mean_squares(theta)
-    n_t = theta.shape[0]
-    c = cov.summary()
-    components = {
-        "var_r": (ms["ms_r"] - ms["ms_tr"]) / n_t - c["cov1"] + c["cov3"],
-        "var_tr": ms["ms_tr"] - c["var_error"] + c["cov1"] + max(c["cov2"] - c["cov3"], 0.0),
-        **c,
-    }
-    return {
-        "mean_squares": ms,
-        "variance_components": components,
-        "rrrc": _rrrc(theta, ms, cov, treatments, alpha),
-        "frrc": _frrc(theta, ms, cov, treatments, readers, alpha),
-        "rrfc": _rrfc(theta, ms, treatments, alpha),
-    }
+    return ORAnalysis(
+        covariance=covariance,
+        covariance_method=covariance_method,
+        mean_squares=ms,
+        variance_components=variance_components(ms, cov, theta.shape[0]),
+        rrrc=_rrrc(theta, ms, cov, treatments, alpha),
+        frrc=_frrc(theta, ms, cov, treatments, readers, alpha),
+        rrfc=_rrfc(theta, ms, treatments, alpha),
+    )

@@ -19,6 +19,28 @@ _NEGATIVE = {"0", "0.0", "false", "no", "normal", "negative"}
 
 
 @dataclass(frozen=True)
+class StudyDesign:
+    """What was read: treatments, readers and cases (a fully crossed design)."""
+
+    treatments: tuple[str, ...]
+    readers: tuple[str, ...]
+    cases: int
+    positive_cases: int
+    negative_cases: int
+    reads: int  # treatments x readers x cases
+
+    def to_json(self) -> dict:
+        return {
+            "treatments": list(self.treatments),
+            "readers": list(self.readers),
+            "cases": self.cases,
+            "positive_cases": self.positive_cases,
+            "negative_cases": self.negative_cases,
+            "reads": self.reads,
+        }
+
+
+@dataclass(frozen=True)
 class Reads:
     """Ratings of every case by every reader in every treatment (a fully crossed design)."""
 
@@ -36,15 +58,15 @@ class Reads:
     def n_negative(self) -> int:
         return int((~self.truth).sum())
 
-    def summary(self) -> dict:
-        return {
-            "treatments": list(self.treatments),
-            "readers": list(self.readers),
-            "cases": len(self.cases),
-            "positive_cases": self.n_positive,
-            "negative_cases": self.n_negative,
-            "reads": int(self.ratings.size),
-        }
+    def design(self) -> StudyDesign:
+        return StudyDesign(
+            treatments=self.treatments,
+            readers=self.readers,
+            cases=len(self.cases),
+            positive_cases=self.n_positive,
+            negative_cases=self.n_negative,
+            reads=int(self.ratings.size),
+        )
 
 
 def _truth(value: str, where: str) -> bool:

@@ -79,9 +79,9 @@ def test_three_treatments_give_every_pairwise_difference():
     result = analyze(
         reads_from_rows(_rows(ratings, truth, treatments=("x", "y", "z"), readers=("1", "2", "3")))
     )
-    pairs = [d["treatments"] for d in result["obuchowski_rockette"]["rrrc"]["differences"]]
-    assert pairs == [["x", "y"], ["x", "z"], ["y", "z"]]
-    assert result["obuchowski_rockette"]["rrrc"]["df1"] == 2 and result["dbm"]["df"]["t"] == 2
+    pairs = [d.treatments for d in result.obuchowski_rockette.rrrc.differences]
+    assert pairs == [("x", "y"), ("x", "z"), ("y", "z")]
+    assert result.obuchowski_rockette.rrrc.df1 == 2 and result.dbm.df.t == 2
 
 
 def test_identical_perfect_readers_do_not_crash_and_json_stays_strict():
@@ -89,11 +89,11 @@ def test_identical_perfect_readers_do_not_crash_and_json_stays_strict():
     truth = [1, 1, 0, 0]
     ratings = [[[5, 5, 1, 1]] * 2] * 2
     result = analyze(reads_from_rows(_rows(ratings, truth)))
-    rrrc = result["obuchowski_rockette"]["rrrc"]
-    assert rrrc["differences"][0]["estimate"] == 0.0 and rrrc["differences"][0]["p"] is None
+    rrrc = result.obuchowski_rockette.rrrc
+    assert rrrc.differences[0].test.estimate == 0.0 and rrrc.differences[0].test.p is None
     from core.metrics import json_ready
 
-    json.dumps(json_ready(result), allow_nan=False)
+    json.dumps(json_ready(result.to_json()), allow_nan=False)
 
 
 @pytest.mark.parametrize(
@@ -168,6 +168,41 @@ def test_cnsight_study_analyze_writes_json_and_report(tmp_path, caplog):
     )
     assert set(analysis["obuchowski_rockette"]) >= {"rrrc", "frrc", "rrfc", "variance_components"}
     assert "command" in analysis and analysis["research_use_only"]
+    # The file's layout, key by key and in order (it is serialised from the dataclasses).
+    assert list(analysis) == [
+        "research_use_only", "command", "source", "design", "figure_of_merit", "alpha", "fom",
+        "treatment_means", "obuchowski_rockette", "dbm",
+    ]  # fmt: skip
+    or_ = analysis["obuchowski_rockette"]
+    assert list(or_) == [
+        "covariance", "covariance_method", "mean_squares", "variance_components", "rrrc", "frrc",
+        "rrfc",
+    ]  # fmt: skip
+    assert list(or_["mean_squares"]) == ["ms_t", "ms_r", "ms_tr", "ms_r_within", "df"]
+    assert list(or_["variance_components"]) == [
+        "var_r", "var_tr", "var_error", "cov1", "cov2", "cov3", "r1", "r2", "r3",
+    ]  # fmt: skip
+    test_keys = ["error_term", "f", "df1", "ddf", "p", "differences"]
+    difference_keys = ["treatments", "estimate", "se", "df", "statistic", "p", "ci"]
+    assert list(or_["rrrc"]) == [*test_keys, "treatments"]
+    assert list(or_["rrrc"]["differences"][0]) == difference_keys
+    assert list(or_["rrrc"]["treatments"]["A"]) == [
+        *difference_keys[1:], "ci_unclipped", "cov2", "ms_r",
+    ]  # fmt: skip
+    assert list(or_["frrc"]) == [
+        "error_term", "chi2", "df", "p", "differences", "treatments", "readers",
+    ]  # fmt: skip
+    assert list(or_["frrc"]["treatments"]["A"]) == [
+        *difference_keys[1:],
+        "ci_unclipped",
+        "var_error",
+    ]
+    assert list(or_["frrc"]["readers"]["3"][0]) == difference_keys
+    assert list(or_["rrfc"]["treatments"]["B"]) == [*difference_keys[1:], "ci_unclipped"]
+    dbm = analysis["dbm"]
+    assert list(dbm) == ["mean_squares", "df", "variance_components", "rrrc", "frrc", "rrfc"]
+    assert list(dbm["df"]) == ["t", "r", "c", "tr", "tc", "rc", "trc"] == list(dbm["mean_squares"])
+    assert list(dbm["rrfc"]) == test_keys
     report = (out / "report.html").read_text()
     assert "Obuchowski-Rockette" in report and "data:image/png;base64," in report
     assert (
