@@ -1,4 +1,12 @@
-"""The end of a run: calibrate on validation, score validation, write RUN_DIR/bundle/."""
+"""The end of a run: calibrate on validation, score validation, fit the out-of-distribution
+statistics, write RUN_DIR/bundle/.
+
+What each number in the bundle is fitted on (no test data anywhere):
+- image temperature, patient rule (``--aggregation auto``), patient temperature: validation;
+- domain statistics (class means, shared covariance): training images, seen without
+  augmentation (a seeded sample of ``--domain-fit-images``);
+- out-of-distribution threshold: validation images (keeps ``--domain-keep`` of them).
+"""
 
 from __future__ import annotations
 
@@ -10,15 +18,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from core.bundle import ModelCard, save_bundle
+from core.feature_domain import FeatureDomain, fit_gaussians, threshold_for
 from core.metrics import calibration
-from core.preprocess import PreprocessSpec
+from core.model import HEATMAP_LAYER, FeatureTap, plane_head
 from core.records import ImageRef
 from core.taxonomy import Taxonomy
-from training.data import ImageDataset, augment_params, data_summary
+from training.data import ImageDataset, augment_params, data_summary, plane_targets, preprocess_spec
 from training.distributed import DistContext, barrier
-from training.engine import collect_logits, make_loader
+from training.engine import make_loader
 from training.run_files import RunPaths, args_to_dict
 from training.run_state import FitResult, RunState, TrainingData
 from training.scoring import (
@@ -26,6 +36,7 @@ from training.scoring import (
     choose_rule,
     fit_temperature,
     image_truth,
+    patient_table,
     quick_scores,
 )
 
@@ -48,6 +59,43 @@ class ValidationCalibration:
     temperature: float
     rule: str  # the patient rule the bundle carries (chosen here when --aggregation auto)
     metrics: dict  # the card's validation_metrics section (JSON, shown to readers of the card)
+    patient_temperature: float | None = None  # None: too few validation patients to fit one
+
+
+@dataclass(frozen=True)
+class NetworkOutputs:
+    """Logits and pooled layer4 features of readable images (rows follow ``refs``)."""
+
+    refs: tuple[ImageRef, ...]
+    logits: torch.Tensor  # N x K
+    pooled: torch.Tensor  # N x C
+
+
+#: Fewest labelled validation patients a patient temperature is fitted on.
+MIN_PATIENTS_FOR_TEMPERATURE = 10
+
+
+def fit_patient_temperature(
+    refs: Sequence[ImageRef], calibrated: np.ndarray, names: Sequence[str], rule: str
+) -> tuple[float | None, dict]:
+    """The patient temperature (pooled log-probabilities / T) that minimises the NLL of the
+    validation patients' truths, and the NLL before/after; None when there are too few."""
+    table = patient_table(refs, calibrated, names, rule)
+    if rule == "majority_vote" or len(table.truth) < MIN_PATIENTS_FOR_TEMPERATURE:
+        return None, {"patients": len(table.truth), "fitted": False}
+    log_pooled = torch.from_numpy(np.log(np.clip(table.probs, 1e-6, 1.0)))
+    truth = torch.from_numpy(table.truth)
+    t = fit_temperature(log_pooled, truth)
+    nll = torch.nn.functional.cross_entropy
+    report = {
+        "patients": len(table.truth),
+        "fitted": True,
+        "nll_before": float(nll(log_pooled, truth)),
+        "nll_after": float(nll(log_pooled / t, truth)),
+    }
+    log.info("patient temperature %.3f (validation patient NLL %.4f -> %.4f)", t,
+             report["nll_before"], report["nll_after"])  # fmt: skip
+    return t, report
 
 
 def validation_report(
@@ -72,6 +120,7 @@ def validation_report(
         }
         log.info("patient rule chosen on validation: %s (%s)", rule, candidates)
     scores = quick_scores(refs, calibrated, names, rule)
+    patient_t, patient_report = fit_patient_temperature(refs, calibrated, names, rule)
     y = labels.numpy()
     before, after = calibration(y, raw), calibration(y, calibrated)
     report = {
@@ -82,6 +131,7 @@ def validation_report(
         "ece_after_temperature": after["ece"],
         "nll_before_temperature": before["nll"],
         "nll_after_temperature": after["nll"],
+        "patient_temperature": patient_report,
     }
     if rule_choice:
         report["patient_rule_selection"] = rule_choice
@@ -93,7 +143,9 @@ def validation_report(
         before["ece"],
         after["ece"],
     )
-    return ValidationCalibration(temperature=temperature, rule=rule, metrics=report)
+    return ValidationCalibration(
+        temperature=temperature, rule=rule, metrics=report, patient_temperature=patient_t
+    )
 
 
 def write_run_bundle(
@@ -103,6 +155,8 @@ def write_run_bundle(
     calibrated: ValidationCalibration,
     args: argparse.Namespace,
     run: RunPaths,
+    domain: FeatureDomain | None = None,
+    domain_section: dict | None = None,
 ) -> ModelCard:
     """``save_bundle`` with a card that says what data, split, recipe and validation made it."""
     names = data.taxonomy.class_names
@@ -136,15 +190,20 @@ def write_run_bundle(
         name=args.name or f"{args.arch}-{run.root.name}",
         architecture=args.arch,
         taxonomy=data.taxonomy,
-        preprocessing=PreprocessSpec(resize=args.resize, crop=args.crop),
+        preprocessing=preprocess_spec(args),
         aggregation=calibrated.rule,
         temperature=float(np.round(calibrated.temperature, 6)),
+        planes=data.planes,
+        domain=domain_section or {},
+        patient_temperature=None
+        if calibrated.patient_temperature is None
+        else float(np.round(calibrated.patient_temperature, 6)),
         training_data=training_data,
         validation_metrics=calibrated.metrics,
         training=training,
         description=args.description or "Research use only - not for diagnosis.",
     )
-    written = save_bundle(model, card, run.bundle, half=args.half)
+    written = save_bundle(model, card, run.bundle, half=args.half, feature_domain=domain)
     log.info(
         "bundle %s (%s weights, sha256 %s)",
         run.bundle,
@@ -154,38 +213,93 @@ def write_run_bundle(
     return written
 
 
-def calibrate_on_validation(
-    model: torch.nn.Module, data: TrainingData, args: argparse.Namespace, device: torch.device
-) -> ValidationCalibration:
-    """Validation logits in fp32 without AMP, in this one process (as the app and cnsight-eval
-    compute them), then the temperature and the validation metrics."""
-    spec = PreprocessSpec(resize=args.resize, crop=args.crop)
+@torch.no_grad()
+def collect_outputs(
+    model: torch.nn.Module,
+    refs: Sequence[ImageRef],
+    data: TrainingData,
+    args: argparse.Namespace,
+    device: torch.device,
+    desc: str,
+) -> NetworkOutputs:
+    """Logits and pooled features in fp32 without AMP, in this one process, images prepared
+    exactly as the app and cnsight-eval prepare them (no augmentation)."""
     single_process = DistContext()
     loader = make_loader(
-        ImageDataset(data.val_refs, data.taxonomy.class_names, spec),
-        args.batch_size,
-        args.workers,
-        single_process,
-        args.seed,
-        train=False,
+        ImageDataset(refs, data.taxonomy.class_names, preprocess_spec(args)),
+        args.batch_size, args.workers, single_process, args.seed, train=False,
+    )  # fmt: skip
+    model.eval()
+    rows: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    with FeatureTap(model) as tap:
+        for batch in tqdm(loader, desc=desc, disable=args.no_progress, leave=False):
+            if batch is None:
+                continue
+            images, _, indices = batch
+            logits = model(images.to(device)).float().cpu()
+            pooled = tap.pooled().float().cpu()
+            for j, i in enumerate(indices.tolist()):
+                rows[i] = (logits[j], pooled[j])
+    order = sorted(rows)
+    return NetworkOutputs(
+        refs=tuple(refs[i] for i in order),
+        logits=torch.stack([rows[i][0] for i in order]),
+        pooled=torch.stack([rows[i][1] for i in order]),
     )
-    by_index = collect_logits(
-        model,
-        loader,
-        device,
-        single_process,
-        amp=False,
-        channels_last=False,
-        progress=not args.no_progress,
-        desc="calibration",
-    )
-    indices = sorted(by_index)
-    return validation_report(
-        [data.val_refs[i] for i in indices],
-        torch.stack([by_index[i] for i in indices]),
-        data.taxonomy,
-        args.aggregation,
-    )
+
+
+def fit_domain(
+    model: torch.nn.Module,
+    data: TrainingData,
+    validation: NetworkOutputs,
+    args: argparse.Namespace,
+    device: torch.device,
+) -> tuple[FeatureDomain, dict]:
+    """Domain statistics from (a seeded sample of) the training images, the threshold from the
+    validation images; and the card's ``domain`` section describing both."""
+    rng = np.random.default_rng(args.seed)
+    train = list(data.train_refs)
+    if len(train) > args.domain_fit_images:
+        train = [train[i] for i in sorted(rng.choice(len(train), args.domain_fit_images, False))]
+    fit_on = collect_outputs(model, train, data, args, device, "domain statistics")
+    labels = image_truth(fit_on.refs, data.taxonomy.class_names)
+    means, whitener = fit_gaussians(fit_on.pooled.numpy(), labels, len(data.taxonomy))
+    probe = FeatureDomain(means, whitener, threshold=1.0)
+    distances = probe.distances(validation.pooled)
+    threshold = threshold_for(distances, args.domain_keep)
+    kept = float(np.mean(distances <= threshold))
+    section = {
+        "feature": f"global average of {HEATMAP_LAYER} (the class head's input)",
+        "fitted_on": "training split, images as evaluated (no augmentation)",
+        "threshold_on": "validation split",
+        "keep": args.domain_keep,
+        "kept_validation": round(kept, 4),
+        "n_fit_images": len(fit_on.refs),
+        "n_validation_images": len(validation.refs),
+        "validation_distance_quantiles": {
+            q: round(float(np.quantile(distances, q / 100)), 4) for q in (5, 50, 95, 99)
+        },
+    }
+    log.info(
+        "domain statistics on %d training images; threshold %.3f keeps %.1f%% of %d validation images",
+        len(fit_on.refs), threshold, 100 * kept, len(validation.refs),
+    )  # fmt: skip
+    return FeatureDomain(means, whitener, threshold), section
+
+
+def plane_accuracy(model: torch.nn.Module, outputs: NetworkOutputs, planes: Sequence[str]) -> dict:
+    """The plane head on the validation images that name a plane it knows."""
+    truth = plane_targets(outputs.refs, planes)
+    known = truth >= 0
+    if not known.any():
+        return {"images": 0}
+    with torch.no_grad():
+        head = plane_head(model).to("cpu")
+        guess = head(outputs.pooled).argmax(1)
+    return {
+        "images": int(known.sum()),
+        "accuracy": round(float((guess[known] == truth[known]).float().mean()), 4),
+    }
 
 
 def finish(
@@ -206,7 +320,18 @@ def finish(
         if fitted.best_weights is not None:
             model.load_state_dict(fitted.best_weights)
         model = model.to(device).to(memory_format=torch.contiguous_format).float()
-        calibrated = calibrate_on_validation(model, data, args, device)
-        write_run_bundle(model.to("cpu"), data, fitted.state, calibrated, args, run)
+        if args.half:  # calibrate and fit on the weights as the bundle stores them
+            model = model.half().float()
+        validation = collect_outputs(model, data.val_refs, data, args, device, "calibration")
+        calibrated = validation_report(
+            validation.refs, validation.logits, data.taxonomy, args.aggregation
+        )
+        domain, section = fit_domain(model, data, validation, args, device)
+        model = model.to("cpu")
+        if data.planes:
+            planes = plane_accuracy(model, validation, data.planes)
+            calibrated.metrics["plane"] = planes
+            log.info("plane head on validation: %s", planes)
+        write_run_bundle(model, data, fitted.state, calibrated, args, run, domain, section)
     barrier(ctx)
     return run.bundle

@@ -82,20 +82,19 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def load_init_weights(model: torch.nn.Module, path: Path) -> list[str]:
-    """Load local weights (e.g. ImageNet) strictly, except a classifier head of another size,
-    which is left freshly initialised. Returns the keys that were not loaded (logged)."""
+    """Load local weights (e.g. ImageNet, or a bundle's) strictly, except the heads: a classifier
+    head of another size, and a plane head the weights do not have or that has another size,
+    are left freshly initialised. Returns the keys that were not loaded (logged)."""
     state = _read_state_dict(Path(path))
     own = model.state_dict()
-    head = [
-        k
-        for k in ("fc.weight", "fc.bias")
-        if k in state and k in own and state[k].shape != own[k].shape
-    ]
+    heads = ("fc.weight", "fc.bias", "plane_head.weight", "plane_head.bias")
+    head = [k for k in heads if k in own and (k not in state or state[k].shape != own[k].shape)]
+    head += [k for k in heads if k in state and k not in own]  # a plane head this run lacks
     for k in head:
-        del state[k]
+        state.pop(k, None)
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    if unexpected or set(missing) - set(head):
+    if unexpected or set(missing) - set(head) or not state:
         raise BundleError(
             f"--init-weights {path}: keys do not match the architecture: missing {missing[:5]}, "
             f"unexpected {unexpected[:5]} (no silent partial loading)"
@@ -109,7 +108,7 @@ def load_init_weights(model: torch.nn.Module, path: Path) -> list[str]:
     model.load_state_dict(state, strict=False)
     if head:
         log.info(
-            "init weights %s loaded; classifier head %s re-initialised for this class count",
+            "init weights %s loaded; head weights %s freshly initialised (absent or resized)",
             path,
             head,
         )

@@ -134,6 +134,37 @@ def select_images(study: Cohort, patient_ids: Sequence[str]) -> list[ImageRef]:
     return [ref for p in study.patients if p.patient_id in wanted for ref in p.images if ref.label]
 
 
+def preprocess_spec(args) -> PreprocessSpec:
+    """THE preprocessing a run trains, validates and bundles with (--framing, --resize, --crop)."""
+    return PreprocessSpec(resize=args.resize, crop=args.crop, framing=args.framing)
+
+
+#: A plane head is trained when at least this share of the training images name their plane.
+MIN_PLANE_LABELLED = 0.5
+
+
+def plane_names(refs: Sequence[ImageRef], requested: str) -> tuple[str, ...]:
+    """The plane head's outputs: ``auto`` = the distinct plane labels of the training images,
+    when at least two occur and most images carry one; ``none`` = no plane head."""
+    if requested == "none":
+        return ()
+    labelled = [r.plane for r in refs if r.plane]
+    names = tuple(sorted(set(labelled)))
+    if len(names) < 2 or len(labelled) < MIN_PLANE_LABELLED * max(1, len(refs)):
+        log.info(
+            "no plane head: %d of %d training images name one of %d plane(s)",
+            len(labelled), len(refs), len(names),
+        )  # fmt: skip
+        return ()
+    return names
+
+
+def plane_targets(refs: Sequence[ImageRef], planes: Sequence[str]) -> torch.Tensor:
+    """Plane index of every dataset item (-1: unknown, ignored by the loss)."""
+    index = {p: i for i, p in enumerate(planes)}
+    return torch.tensor([index.get(r.plane or "", -1) for r in refs], dtype=torch.long)
+
+
 def data_summary(refs: Sequence[ImageRef], class_names: Sequence[str]) -> dict:
     """Counts per class (images and patients), sites and GA range of a set of images."""
     images = Counter(r.label for r in refs)

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from core.model import FeatureTap, plane_head
 from core.records import ImageRef
 from core.taxonomy import Taxonomy
 from training.data import ImageDataset, collate_readable
@@ -64,6 +65,8 @@ class Recipe:
     val_loader: DataLoader
     amp: bool
     channels_last: bool
+    plane_targets: torch.Tensor | None = None  # plane index per training item (-1: unknown)
+    plane_weight: float = 0.5  # weight of the plane loss beside the class loss
 
 
 def warmup_cosine(total_steps: int, warmup_steps: int, min_ratio: float = 0.0):
@@ -144,6 +147,9 @@ def train_one_epoch(
     """One pass over this rank's shard; returns loss/accuracy summed over all ranks."""
     r.net.train()
     totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, images
+    head = plane_head(r.net) if r.plane_targets is not None else None
+    # The plane head reads the pooled layer4 features of the same forward pass.
+    tap = FeatureTap(r.net) if head is not None else nullcontext()
     bar = tqdm(
         r.train_loader,
         desc=f"epoch {epoch + 1} train",
@@ -151,29 +157,12 @@ def train_one_epoch(
         leave=False,
         dynamic_ncols=True,
     )
-    for batch in bar:
-        if batch is None:
-            continue  # every image of this batch was unreadable (logged by the dataset)
-        images, targets, _ = batch
-        images = _to_device(images, device, r.channels_last)
-        targets = targets.to(device, non_blocking=True)
-        with _autocast(device, r.amp):
-            logits = r.net(images)
-            loss = r.criterion(logits, targets)
-        r.optimizer.zero_grad(set_to_none=True)
-        r.scaler.scale(loss).backward()
-        r.scaler.step(r.optimizer)
-        r.scaler.update()
-        with warnings.catch_warnings():
-            # With AMP, GradScaler skips the few first steps whose fp16 gradients overflow while
-            # it calibrates its scale; PyTorch then warns that the scheduler stepped before the
-            # optimizer. Expected: the schedule counts steps, skipped or not.
-            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
-            r.scheduler.step()
-        n = targets.shape[0]
-        correct = (logits.argmax(1) == targets).sum().item()
-        totals += torch.tensor([loss.item() * n, correct, n], dtype=torch.float64)
-        bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{r.scheduler.get_last_lr()[0]:.2e}")
+    with tap:
+        for batch in bar:
+            if batch is None:
+                continue  # every image of this batch was unreadable (logged by the dataset)
+            _train_step(r, batch, device, tap, head, totals)
+            bar.set_postfix(lr=f"{r.scheduler.get_last_lr()[0]:.2e}")
     totals = all_reduce_sum(totals, ctx)
     n = max(1.0, float(totals[2]))
     return EpochStats(
@@ -182,6 +171,40 @@ def train_one_epoch(
         images=int(totals[2]),
         lr=float(r.scheduler.get_last_lr()[0]),
     )
+
+
+def _train_step(r: Recipe, batch, device, tap, head, totals: torch.Tensor) -> None:
+    """One optimiser step: class loss (+ weighted plane loss when the run has a plane head)."""
+    images, targets, indices = batch
+    images = _to_device(images, device, r.channels_last)
+    targets = targets.to(device, non_blocking=True)
+    with _autocast(device, r.amp):
+        logits = r.net(images)
+        loss = r.criterion(logits, targets)
+        if head is not None:
+            planes = r.plane_targets[indices.to(r.plane_targets.device)]
+            plane_logits, known = head(tap.pooled()), planes >= 0
+            # A batch without plane labels still uses the head (x 0): under DDP every rank
+            # must produce a gradient for every parameter, or the all-reduce waits forever.
+            plane_loss = (
+                torch.nn.functional.cross_entropy(plane_logits[known], planes[known])
+                if known.any()
+                else plane_logits.sum() * 0.0
+            )
+            loss = loss + r.plane_weight * plane_loss
+    r.optimizer.zero_grad(set_to_none=True)
+    r.scaler.scale(loss).backward()
+    r.scaler.step(r.optimizer)
+    r.scaler.update()
+    with warnings.catch_warnings():
+        # With AMP, GradScaler skips the few first steps whose fp16 gradients overflow while
+        # it calibrates its scale; PyTorch then warns that the scheduler stepped before the
+        # optimizer. Expected: the schedule counts steps, skipped or not.
+        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()`")
+        r.scheduler.step()
+    n = targets.shape[0]
+    correct = (logits.argmax(1) == targets).sum().item()
+    totals += torch.tensor([loss.item() * n, correct, n], dtype=torch.float64)
 
 
 @torch.no_grad()

@@ -9,7 +9,6 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from core.model import build_model
-from core.preprocess import PreprocessSpec
 from training.checkpoint import (
     load_checkpoint,
     load_init_weights,
@@ -18,7 +17,7 @@ from training.checkpoint import (
     rng_states,
     save_checkpoint,
 )
-from training.data import ImageDataset, augment_params
+from training.data import ImageDataset, augment_params, plane_targets, preprocess_spec
 from training.distributed import DistContext
 from training.engine import Recipe, make_loader, warmup_cosine
 from training.errors import TrainingError
@@ -30,8 +29,11 @@ log = logging.getLogger("cnsight.train")
 #: Arguments that shape the training trajectory: resuming with other values is allowed but logged.
 TRAJECTORY_ARGS = (
     "arch",
+    "framing",
     "resize",
     "crop",
+    "planes",
+    "plane_loss_weight",
     "epochs",
     "batch_size",
     "lr",
@@ -52,10 +54,10 @@ TRAJECTORY_ARGS = (
 
 
 def build_network(
-    args, num_classes: int, device: torch.device, channels_last: bool
+    args, num_classes: int, num_planes: int, device: torch.device, channels_last: bool
 ) -> torch.nn.Module:
     torch.manual_seed(args.seed)  # same initial weights on every rank and every rerun
-    model = build_model(args.arch, num_classes)
+    model = build_model(args.arch, num_classes, num_planes)
     if args.init_weights is not None:
         load_init_weights(model, args.init_weights)
     model = model.to(device)
@@ -75,7 +77,7 @@ def build_recipe(
         raise TrainingError(
             f"--batch-size {args.batch_size} must divide evenly over {ctx.world_size} processes"
         )
-    spec = PreprocessSpec(resize=args.resize, crop=args.crop)
+    spec = preprocess_spec(args)
     per_rank = args.batch_size // ctx.world_size
     use_cuda = device.type == "cuda"
     names = data.taxonomy.class_names
@@ -106,6 +108,10 @@ def build_recipe(
         ),
         amp=use_cuda and args.amp,
         channels_last=use_cuda and args.channels_last,
+        plane_targets=plane_targets(data.train_refs, data.planes).to(device)
+        if data.planes
+        else None,
+        plane_weight=args.plane_loss_weight,
     )
 
 

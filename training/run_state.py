@@ -35,6 +35,7 @@ class TrainingData:
     split: Split
     train_refs: tuple[ImageRef, ...]
     val_refs: tuple[ImageRef, ...]
+    planes: tuple[str, ...] = ()  # the plane head's outputs; () = no plane head
 
 
 @dataclass(frozen=True)

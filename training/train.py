@@ -22,10 +22,12 @@ import torch
 
 from core.aggregation import RULES
 from core.errors import CNSightError
+from core.feature_domain import DEFAULT_KEEP
 from core.model import ARCHITECTURES, pick_device
+from core.preprocess import FRAMINGS, PAD_TO_SQUARE
 from core.taxonomy import DEFAULT_CLASS_NAMES, Taxonomy
 from training.bundling import finish
-from training.data import class_weights, load_cohort, select_images
+from training.data import class_weights, load_cohort, plane_names, select_images
 from training.distributed import (
     DistContext,
     all_reduce_sum,
@@ -101,9 +103,35 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         default=None,
         help="local weights (.pth/.pt/.safetensors), e.g. ImageNet",
     )
-    g.add_argument("--resize", type=int, default=256, help="evaluation: short side after resize")
     g.add_argument(
-        "--crop", type=int, default=224, help="model input size (centre crop at evaluation)"
+        "--framing",
+        default=PAD_TO_SQUARE,
+        choices=FRAMINGS,
+        help="pad_to_square: the whole ultrasound region, padded (default); "
+        "resize_short_centre_crop: the published study's centre crop (edges unseen)",
+    )
+    g.add_argument(
+        "--resize", type=int, default=256, help="centre-crop framing: short side after resize"
+    )
+    g.add_argument("--crop", type=int, default=224, help="model input size (crop x crop)")
+    g.add_argument(
+        "--planes",
+        default="auto",
+        choices=["auto", "none"],
+        help="plane head: auto = when the training images carry plane labels (manifest 'plane')",
+    )
+    g.add_argument("--plane-loss-weight", type=float, default=0.5)
+    g.add_argument(
+        "--domain-keep",
+        type=float,
+        default=DEFAULT_KEEP,
+        help="out-of-distribution threshold: share of validation images it keeps (default 0.95)",
+    )
+    g.add_argument(
+        "--domain-fit-images",
+        type=int,
+        default=6000,
+        help="training images (seeded sample) the domain statistics are fitted on",
     )
     g.add_argument(
         "--aggregation",
@@ -306,6 +334,7 @@ def train_run(
         split=split,
         train_refs=tuple(select_images(study, split.train)),
         val_refs=tuple(select_images(study, split.val)),
+        planes=plane_names(select_images(study, split.train), args.planes),
     )
     log.info(
         "train %d images / %d patients, validation %d / %d, test %d patients held out (not loaded)",
@@ -317,9 +346,12 @@ def train_run(
     )
 
     # Model and recipe, then the epoch loop.
+    if data.planes:
+        log.info("plane head: %s", ", ".join(data.planes))
     model = build_network(
-        args, len(taxonomy), device, channels_last=device.type == "cuda" and args.channels_last
-    )
+        args, len(taxonomy), len(data.planes), device,
+        channels_last=device.type == "cuda" and args.channels_last,
+    )  # fmt: skip
     weights = (
         None if args.no_class_weights else class_weights(data.train_refs, taxonomy.class_names)
     )

@@ -34,6 +34,7 @@ def write_dataset(
     classes=CLASSES,
     sites=("A", "B"),
     with_labels: bool = True,
+    planes: tuple[str, ...] = ("axial",),
 ) -> Path:
     """PNG images + manifest.csv (path,patient_id,label,ga_weeks,site,plane); returns the CSV."""
     rng = np.random.default_rng(seed)
@@ -49,7 +50,14 @@ def write_dataset(
                 path.parent.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(draw(label, rng)).save(path)
                 rows.append(
-                    [f"{pid}/{i}.png", pid, label if with_labels else "", ga, site, "axial"]
+                    [
+                        f"{pid}/{i}.png",
+                        pid,
+                        label if with_labels else "",
+                        ga,
+                        site,
+                        planes[i % len(planes)],
+                    ]
                 )
     manifest = root / "manifest.csv"
     with open(manifest, "w", newline="") as f:
