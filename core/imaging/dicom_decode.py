@@ -49,6 +49,14 @@ def decoder_for(header: DicomHeader):
 
 
 def _decode(header: DicomHeader, decoder, index: int) -> tuple[np.ndarray, dict]:
+    """Frame ``index`` through the decoder's own ``as_array`` - what ``pydicom.pixels.
+    pixel_array(path, index=...)`` calls too. Not that wrapper, because it
+    - drops the pixel properties after decoding, which ``to_display_rgb`` needs (whether YBR
+      was already converted to RGB, the decoded Bits Stored);
+    - parses the header again, trusting the transfer syntax's VR: a data set written in
+      implicit VR under an explicit-VR syntax (such files exist) is misread, where
+      ``read_dicom_header`` detects the encoding from the bytes;
+    - cannot read a deflated data set from the file."""
     if header.deflated:  # a deflated data set cannot be seeked: read it whole
         ds = dcmread(header.path)
         return decoder.as_array(ds, index=index, raw=False)

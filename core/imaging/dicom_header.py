@@ -7,7 +7,6 @@ No pixel is read here: this is what makes folder scans fast.
 from __future__ import annotations
 
 import logging
-import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from types import MappingProxyType
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.pixels.utils import get_expected_length
 from pydicom.uid import (
     UID,
     DeflatedExplicitVRLittleEndian,
@@ -145,7 +145,11 @@ def parse_pixel_element(
 
 
 def number_of_frames(path: Path, ds: Dataset) -> int:
-    """(0028,0008) Number of Frames: 1 when absent or zero; an invalid value is an error."""
+    """(0028,0008) Number of Frames: 1 when absent or zero; an invalid value is an error.
+
+    Not ``pydicom.pixels.utils.get_nr_frames``: it returns the value unchecked (a text or a
+    negative Number of Frames would pass through) and warns on 0, which is common in files
+    and harmless here."""
     value = ds.get("NumberOfFrames")
     if value in (None, ""):
         return 1
@@ -161,13 +165,23 @@ def expected_pixel_bytes(
 ) -> int:
     """Bytes of native (uncompressed) pixel data implied by (0028,0010) Rows, (0028,0011)
     Columns, (0028,0008) Number of Frames, (0028,0002) Samples per Pixel, (0028,0100) Bits
-    Allocated and (0028,0004) Photometric Interpretation (YBR_FULL_422 stores 2 values per
-    pixel)."""
-    pixels = rows * columns * frames
-    if bits_allocated == 1:
-        return math.ceil(pixels * samples / 8)
-    values = pixels * 2 if photometric == "YBR_FULL_422" else pixels * samples
-    return values * (bits_allocated // 8)
+    Allocated and (0028,0004) Photometric Interpretation (1-bit data is packed, YBR_FULL_422
+    stores 2 values per pixel): ``pydicom.pixels.utils.get_expected_length``.
+
+    It is given a data set of exactly these values rather than the file's own: the caller
+    has already validated the frame count and chosen the defaults for absent attributes,
+    where pydicom would raise AttributeError or warn about the file's Number of Frames.
+    Being pydicom's rule, it is also the length its decoder checks; it differs from a plain
+    2-values-per-pixel count only for non-conformant YBR_FULL_422 (not 3 samples of 8 bits
+    or more), which the decoder cannot read either."""
+    image_pixel = Dataset()
+    image_pixel.Rows = rows
+    image_pixel.Columns = columns
+    image_pixel.NumberOfFrames = frames
+    image_pixel.SamplesPerPixel = samples
+    image_pixel.BitsAllocated = bits_allocated
+    image_pixel.PhotometricInterpretation = photometric
+    return get_expected_length(image_pixel, unit="bytes")
 
 
 def describe_non_image(ds: Dataset) -> str:
@@ -257,7 +271,10 @@ def _read_items(f, start: int, file_size: int):
 def check_encapsulated(header: DicomHeader) -> None:
     """Walk the (FFFE,E000) items of encapsulated pixel data (PS3.5 A.4) down to the
     (FFFE,E0DD) Sequence Delimitation Item, reading 8 bytes per fragment: a file cut short
-    is refused here rather than decoded into a partial picture."""
+    is refused here rather than decoded into a partial picture.
+
+    Not ``pydicom.encaps.parse_fragments``: it stops without complaint when the data ends
+    before the delimiter, so a truncated file would look complete, and it has no item limit."""
     with open(header.path, "rb") as f:
         for pos, tag, length in _read_items(f, header.pixel_offset or 0, header.file_size):
             if tag == _SEQUENCE_DELIMITER:

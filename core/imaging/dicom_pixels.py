@@ -70,7 +70,12 @@ def apply_voi_window(
     arr: np.ndarray, center: float, width: float, function: str = "LINEAR"
 ) -> np.ndarray:
     """VOI LUT window (PS3.3 C.11.2.1.2): (0028,1050) Window Center, (0028,1051) Window Width,
-    (0028,1056) VOI LUT Function LINEAR / LINEAR_EXACT / SIGMOID, to values in [0, 1]."""
+    (0028,1056) VOI LUT Function LINEAR / LINEAR_EXACT / SIGMOID, to values in [0, 1].
+
+    Same formulas as ``pydicom.pixels.apply_windowing``, which is not used: it maps to an
+    output range derived from the data set's Bits Stored and rescale instead of [0, 1],
+    raises on an unknown VOI LUT Function (shown here as LINEAR), and lets SIGMOID overflow
+    ``exp`` (with a warning) for values far from the centre."""
     x = arr.astype(np.float64, copy=False)
     if function == "SIGMOID":
         unit = 1.0 / (1.0 + np.exp(np.clip(-4.0 * (x - center) / width, -60.0, 60.0)))

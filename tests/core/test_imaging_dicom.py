@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.pixels import convert_color_space
 from pydicom.sequence import Sequence
 from pydicom.uid import (
@@ -257,3 +259,19 @@ def test_read_image_without_probe_and_bad_frame_index(tmp_path):
     assert read_image(ImageRef(path=path, frame=1)).pixels.shape == (4, 4, 3)
     with pytest.raises(Exception, match="frame 5 requested but the file has 2 frame"):
         read_image(ImageRef(path=path, frame=5))
+
+
+def test_implicit_vr_data_set_under_an_explicit_vr_transfer_syntax_is_read(tmp_path):
+    """Such files exist; the header reader detects the encoding from the bytes (the reason
+    frames are not read through pydicom.pixels.pixel_array, which misreads them)."""
+    ds = base_dataset()
+    ds.set_pixel_data(grey_ramp(8, 8), "MONOCHROME2", 8)
+    meta = DicomBytesIO()
+    meta.is_little_endian, meta.is_implicit_VR = True, False
+    write_file_meta_info(meta, ds.file_meta, enforce_standard=True)  # says explicit VR
+    body = DicomBytesIO()
+    body.is_little_endian, body.is_implicit_VR = True, True
+    write_dataset(body, ds)
+    path = tmp_path / "mismatch.dcm"
+    path.write_bytes(b"\0" * 128 + b"DICM" + meta.getvalue() + body.getvalue())
+    np.testing.assert_array_equal(read_one(path).pixels[:, :, 0], grey_ramp(8, 8))

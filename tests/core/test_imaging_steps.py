@@ -6,10 +6,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.pixels import convert_color_space
+from pydicom.tag import Tag
 
-from core.imaging.dicom_header import expected_pixel_bytes, parse_pixel_element
+from core.errors import ImageReadError
+from core.imaging.dicom_header import (
+    expected_pixel_bytes,
+    number_of_frames,
+    parse_pixel_element,
+)
 from core.imaging.dicom_info import frame_time_ms, modality_warning, ultrasound_region
 from core.imaging.dicom_pixels import (
     apply_voi_window,
@@ -78,6 +85,25 @@ def test_expected_pixel_bytes():
     assert expected_pixel_bytes(10, 10, 1, 3, 8, "YBR_FULL_422") == 200
     assert expected_pixel_bytes(10, 10, 1, 1, 16, "MONOCHROME1") == 200
     assert expected_pixel_bytes(3, 3, 1, 1, 1, "MONOCHROME2") == 2
+    assert expected_pixel_bytes(10, 10, 3, 3, 16, "YBR_FULL_422") == 1200
+
+
+@pytest.mark.parametrize(
+    ("raw", "frames"), [(None, 1), (b"", 1), (b"0 ", 1), (b"-3", 1), (b"12", 12)]
+)
+def test_number_of_frames_absent_zero_or_negative_is_one(raw, frames):
+    ds = Dataset()
+    if raw is not None:
+        ds[0x00280008] = RawDataElement(Tag(0x00280008), "IS", len(raw), raw, 0, False, True)
+    assert number_of_frames(Path("x.dcm"), ds) == frames
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value for VR IS")  # pydicom reading 'abc'
+def test_number_of_frames_that_is_not_a_number_is_refused():
+    ds = Dataset()
+    ds[0x00280008] = RawDataElement(Tag(0x00280008), "IS", 4, b"abc ", 0, False, True)
+    with pytest.raises(ImageReadError, match="invalid NumberOfFrames 'abc'"):
+        number_of_frames(Path("x.dcm"), ds)
 
 
 def test_parse_pixel_element_explicit_implicit_and_big_endian():
