@@ -179,6 +179,8 @@ def test_aided_case_shows_the_study_models_results(qtbot, study, model_calls, op
     assert win.results.verdict_title.text().startswith(verdict.pred.capitalize()[:6])
     assert "%" in win.thumbnails.prediction_label(0) and not win.unaided_note.isVisible()
     assert "test-model" in win.model_label.text()
+    # The heatmap's class list follows the model, loaded after the case was opened.
+    assert win.pane.heatmap_controls.class_box.count() == 1 + len(vm.class_names) > 1
     qtbot.keyClick(win.pane.viewer, Qt.Key.Key_H)
     assert win.state.heatmap_on and win.pane.viewer.heatmap_visible
 
