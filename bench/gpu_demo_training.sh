@@ -54,25 +54,7 @@ pids+=($!)
 "$PY" -m phantoms.cli "$WORK/select_dicom" --patients "$SELECT_PATIENTS" --seed 5 --format dicom --quiet &
 pids+=($!)
 for pid in "${pids[@]}"; do wait "$pid"; done  # (a bare wait would also wait for the tee above)
-# One manifest over all seeds (paths relative to it).
-"$PY" - "$WORK/train" <<'PYEOF'
-import csv, sys
-from pathlib import Path
-root = Path(sys.argv[1])
-rows, fields = [], None
-for manifest in sorted(root.glob("s*/manifest.csv")):
-    with manifest.open(newline="") as f:
-        reader = csv.DictReader(f)
-        fields = reader.fieldnames
-        for row in reader:
-            row["path"] = f"{manifest.parent.name}/{row['path']}"
-            rows.append(row)
-with (root / "manifest.csv").open("w", newline="") as f:
-    writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-print(f"{len(rows)} files of {len({r['patient_id'] for r in rows})} patients")
-PYEOF
+"$PY" bench/merge_manifests.py "$WORK/train"  # one manifest over all seeds
 
 stamp "training"
 "$PY" -m training.train --data "$WORK/train/manifest.csv" --out "$WORK/run" --arch resnet34 \

@@ -157,7 +157,7 @@ def make_screenshots(app, args, tmp: Path) -> None:
     window.show()
     session.load_model(model, "auto")
     wait_for(session.model_changed)
-    window.io.open_paths([study])
+    window.open_paths([study])
     wait_for(session.all_predicted)
     shoot(app, window)
     window.close()

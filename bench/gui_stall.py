@@ -161,7 +161,7 @@ def _run_in(tmp: Path, model: Path | None, n_images: int, device: str, fmt: str)
 
     window.state.set_heatmap_on(True)  # the viewer also renders heatmaps as results arrive
     monitor.start()
-    window.io.open_paths([study])
+    window.open_paths([study])
     predict_s = wait_for(app, session.all_predicted, 600)
     monitor.stop()
     predicted = window.vm.predicted_image_count

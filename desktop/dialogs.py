@@ -26,6 +26,21 @@ from .card_html import flat_rows, fmt, key_value_table, training_data_html, vali
 from .model_worker import ModelInfo
 
 
+def _domain_text(card) -> str:
+    """What the bundle can tell about images unlike its training data."""
+    if not card.has_domain:
+        return (
+            "no out-of-distribution statistics: only the model-free checks (modality, B-mode, "
+            "blank, size) can refuse an image"
+        )
+    d = card.domain
+    return (
+        f"Mahalanobis distance on the pooled features; threshold keeps "
+        f"{fmt(100 * d.get('kept_validation', d.get('keep', 0)))}% of "
+        f"{d.get('n_validation_images', '?')} validation images"
+    )
+
+
 def model_card_html(info: ModelInfo | None) -> str:
     """The About page: app, research-use line, then the model card sections."""
     parts = [
@@ -41,8 +56,12 @@ def model_card_html(info: ModelInfo | None) -> str:
         ("Name", card.name), ("Description", card.description or "—"),
         ("Architecture", card.architecture),
         ("Classes", ", ".join(display_name(n) for n in card.class_names)),
-        ("Input", f"resize {card.preprocessing.resize}, centre crop {card.preprocessing.crop}"),
+        ("Input", card.preprocessing.describe()),
+        ("Planes", ", ".join(card.planes) or "no plane head"),
+        ("Out of domain", _domain_text(card)),
         ("Patient rule", card.aggregation), ("Temperature", fmt(card.temperature)),
+        ("Patient figure", "probability, temperature " + fmt(card.patient_temperature)
+         if card.patient_temperature is not None else "a score (not calibrated on patients)"),
         ("Created", card.created or "—"), ("Weights", f"{card.weights_dtype}, sha256:"),
         ("", card.weights_sha256), ("Bundle", str(info.path)), ("Device in use", info.device),
     ]  # fmt: skip

@@ -17,11 +17,19 @@ from core import prediction_csv
 from core.aggregation import PatientPrediction
 from core.heatmap_overlay import render_overlay
 from core.records import ImageRef
+from core.taxonomy import display_name
 
 from .model_worker import ModelInfo
 from .rendering import deidentify_pixels
 from .report_data import ReportData, ReportImage
 from .report_pdf import paint_report
+from .verdict_text import (
+    NOT_ASSESSABLE_TEXT,
+    outside_sentence,
+    patient_figure,
+    plane_text,
+    verdict_details,
+)
 from .viewmodels.cohort import CohortViewModel
 from .viewmodels.groups import patient_key
 
@@ -30,17 +38,22 @@ MAX_REPORT_IMAGES = 12
 
 def _report_refs(vm: CohortViewModel, key: str, verdict: PatientPrediction) -> list[ImageRef]:
     """One image per file (for a cine, its frame most in favour of the verdict), the files
-    most in favour of the verdict first, at most MAX_REPORT_IMAGES."""
+    most in favour of the verdict first, at most MAX_REPORT_IMAGES; the images the model
+    cannot assess come last (shown with the reason, no heatmap). Reading order when there is
+    no verdict class."""
     k = verdict.pred_index
+
+    def score(r: ImageRef) -> float:
+        pred = vm.prediction(r)
+        return (float(pred.probs[k]) if k >= 0 else 0.0) + (1.0 if pred.assessable else 0.0)
+
     best = []
     for group in vm.groups(key):
-        scored = [
-            (vm.prediction(r).probs[k], r) for r in group.refs if vm.prediction(r) is not None
-        ]
+        scored = [(score(r), r) for r in group.refs if vm.prediction(r) is not None]
         scored = [(p, r) for p, r in scored if vm.loaded_image(r) is not None]
         if scored:
             best.append(max(scored, key=lambda pr: pr[0]))
-    best.sort(key=lambda pr: -pr[0])
+    best.sort(key=lambda pr: -pr[0])  # stable: reading order among equals
     return [r for _p, r in best[:MAX_REPORT_IMAGES]]
 
 
@@ -59,10 +72,18 @@ def snapshot_patient(
     for ref in _report_refs(vm, key, verdict):
         image, pred = vm.loaded_image(ref), vm.prediction(ref)
         pixels = deidentify_pixels(image.pixels, image.region) if vm.deidentified else image.pixels
-        overlay = render_overlay(
-            pixels, pred.cams[pred.pred_index], pred.input_box, opacity=opacity
-        )
-        images.append(ReportImage(vm.image_label(ref), pixels, overlay, pred.probs))
+        if pred.assessable:
+            overlay = render_overlay(
+                pixels, pred.cams[pred.pred_index], pred.input_box, opacity=opacity
+            )
+            item = ReportImage(
+                vm.image_label(ref), pixels, overlay, pred.probs, "", plane_text(pred)
+            )
+        else:
+            item = ReportImage(
+                vm.image_label(ref), pixels, None, pred.probs, outside_sentence(pred.check)
+            )
+        images.append(item)
     labels = {r.key: vm.image_label(r) for r in patient.images}
     return ReportData(
         patient_label=vm.patient_label(vm.patient_index),
@@ -72,6 +93,12 @@ def snapshot_patient(
         rule=verdict.rule,
         rule_text=verdict.rule_text,
         n_images=verdict.n_images,
+        verdict_text=(
+            f"{display_name(verdict.pred)} — {patient_figure(verdict)}"
+            if verdict.assessable
+            else NOT_ASSESSABLE_TEXT
+        ),
+        verdict_details=verdict_details(verdict),
         drivers=tuple((labels.get(k, k), p) for k, p in verdict.drivers),
         images=tuple(images),
         model_name=model_info.card.name,
@@ -105,7 +132,18 @@ def write_predictions_csv(path: Path, vm: CohortViewModel) -> tuple[Path, Path]:
                 if pred is None:
                     continue
                 where = vm.image_label(ref) if vm.deidentified else str(ref.path)
-                w.writerow(prediction_csv.image_row(names, pid, where, ref.frame, pred.probs))
+                w.writerow(
+                    prediction_csv.image_row(
+                        names,
+                        pid,
+                        where,
+                        ref.frame,
+                        pred.probs,
+                        check=pred.check,
+                        ood_score=pred.ood_score,
+                        plane=pred.plane,
+                    )  # fmt: skip
+                )
     with open(patients_path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(prediction_csv.patient_header(names))

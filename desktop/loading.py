@@ -82,10 +82,8 @@ def load_patient_pixels(
 
 
 def images_to_predict(patient: Patient, pixels: PatientPixels) -> list[LoadedImage]:
-    """The patient's readable, in-scope images in reading order (what the model is given)."""
-    out = []
-    for ref in patient.images:
-        image = pixels.images.get(ref.key)
-        if image is not None and image.in_scope:
-            out.append(image)
-    return out
+    """The patient's readable images in reading order (what the model is given). Out-of-scope
+    images too: the predictor's domain check marks them not assessable and says why, and the
+    patient verdict leaves them out."""
+    images = (pixels.images.get(r.key) for r in patient.images)
+    return [image for image in images if image is not None]

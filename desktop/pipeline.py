@@ -141,7 +141,9 @@ class AnalysisPipeline(QObject):
             return
         self._cancel_active()
         self.extra_cams.clear()
-        self.vm.set_model_classes(info.card.class_names, info.card.aggregation)
+        self.vm.set_model_classes(
+            info.card.class_names, info.card.aggregation, info.card.patient_temperature
+        )
         self.model_changed.emit(info)
         self._schedule_pump()
 
@@ -223,7 +225,7 @@ class AnalysisPipeline(QObject):
         patient = self.vm.patient(key)
         images = images_to_predict(patient, pixels)
         if not images:
-            self.vm.set_predictions(key, [])  # nothing readable and in scope: FAILED badge
+            self.vm.set_predictions(key, [])  # nothing readable: FAILED badge
             self._schedule_pump()
             return
         request_id, token = self.model.predict(images)

@@ -9,6 +9,7 @@ from core.heatmap_overlay import APP_HEATMAP_METHODS, FORWARD_CAM
 from core.taxonomy import display_name
 
 from .pipeline import AnalysisPipeline
+from .verdict_text import NOT_ASSESSABLE_TEXT, heatmap_weight, outside_badge, percent, plane_text
 from .viewmodels.cohort import CohortViewModel
 from .viewmodels.viewer import ViewerState
 from .widgets.viewer import ImageViewer
@@ -46,7 +47,8 @@ class ViewerPresenter(QObject):
         cam, box, note, identity = None, None, "", None
         pred = vm.current_prediction
         k = self.heatmap_class()
-        if st.heatmap_on and pred is not None and k is not None and k < len(pred.probs):
+        visible = vm.output_visible(vm.current_ref)
+        if st.heatmap_on and visible and k is not None and k < len(pred.probs):
             box = pred.input_box
             identity = (vm.current_ref.key, k, st.heatmap_method, id(pred))
             if st.heatmap_method == FORWARD_CAM:
@@ -59,8 +61,13 @@ class ViewerPresenter(QObject):
                     else None
                 )
                 note = "" if cached else f"computing {APP_HEATMAP_METHODS[st.heatmap_method]}…"
+            if cam is not None:  # drawn as strongly as its class is likely (vs the top class)
+                weight = heatmap_weight(pred.probs, k)
+                cam, identity = cam * weight, (*identity, round(weight, 3))
         elif st.heatmap_on and vm.current_ref is not None and pred is None:
             note = "heatmap available once the image is analysed"
+        elif st.heatmap_on and pred is not None and not visible:
+            note = "no heatmap: the image is outside what the model was validated for"
         self.viewer.set_heatmap(cam, box, identity if cam is not None else None)
         self.viewer.set_corner_text(self.corner_text(k))
         self.note_changed.emit(note)
@@ -78,12 +85,24 @@ class ViewerPresenter(QObject):
             top_left.append(f"GA {patient.ga_weeks:.1f} w")
         top_right = []
         pred = vm.current_prediction
-        if pred is not None:
+        visible = vm.output_visible(ref)
+        if pred is not None and not pred.assessable:
+            top_right.append(f"AI: {NOT_ASSESSABLE_TEXT} ({outside_badge(pred.check)})")
+        if visible:
             name = vm.class_names[pred.pred_index]
-            top_right.append(f"AI: {display_name(name)} {pred.probs.max():.0%}")
-        if st.heatmap_on and heat_class is not None and heat_class < len(vm.class_names):
+            shown = "" if pred.assessable else "shown on request: "
+            top_right.append(f"AI: {shown}{display_name(name)} {percent(float(pred.probs.max()))}")
+            if pred.plane:
+                top_right.append(plane_text(pred))
+        if (
+            st.heatmap_on
+            and visible
+            and heat_class is not None
+            and heat_class < len(vm.class_names)
+        ):
             method = APP_HEATMAP_METHODS[st.heatmap_method].split(" (")[0]
-            top_right.append(f"Heatmap: {display_name(vm.class_names[heat_class])} ({method})")
+            p = percent(float(pred.probs[heat_class]))
+            top_right.append(f"Heatmap: {display_name(vm.class_names[heat_class])} {p} ({method})")
         g = st.geometry
         zoom = g.zoom if g.zoom is not None else self.viewer.fit_scale()
         bottom_left = [f"Zoom {zoom:.0%}" + (" (fit)" if g.zoom is None else "")]

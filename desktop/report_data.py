@@ -11,15 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.taxonomy import display_name
-
 
 @dataclass(frozen=True)
 class ReportImage:
     label: str
     pixels: np.ndarray  # already masked in de-identified mode
-    overlay: np.ndarray  # pixels with the heatmap of the image's predicted class
+    overlay: np.ndarray | None  # heatmap of the predicted class; None: not assessable
     probs: np.ndarray
+    outside: str = ""  # why the model cannot assess this image ("" when it can)
+    plane: str = ""  # e.g. "Plane: trans-thalamic (92%)"
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class ReportData:
     rule: str
     rule_text: str
     n_images: int
+    verdict_text: str  # "Encephalocele / meningocele — 97%", "… — score 0.97", "Not assessable"
+    verdict_details: str  # rule over N views, flags, score or probability
     drivers: tuple[tuple[str, float], ...]  # (image label, probability of the verdict)
     images: tuple[ReportImage, ...]
     model_name: str
@@ -41,4 +43,4 @@ class ReportData:
 
 
 def verdict_line(data: ReportData) -> str:
-    return f"{display_name(data.verdict_class)} — {data.verdict_probs.max():.1%}"
+    return data.verdict_text

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QMarginsF, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
 
@@ -17,6 +18,7 @@ from core.taxonomy import display_name
 
 from .rendering import to_qimage
 from .report_data import ReportData, ReportImage, verdict_line
+from .verdict_text import percent
 
 DPI = 150
 _INK, _MUTED, _WARN = QColor("#111111"), QColor("#555555"), QColor("#9a3b00")
@@ -123,14 +125,16 @@ def _header(page: _Page, data: ReportData) -> None:
 def _verdict(page: _Page, data: ReportData) -> None:
     page.text("AI patient-level result", 12, bold=True)
     page.text(verdict_line(data), 14, bold=True)
-    page.text(f"Rule: {data.rule.replace('_', ' ')} — {data.rule_text}; {data.n_images} images.", 9)
-    probs = "   ".join(
-        f"{display_name(n)} {p:.1%}"
-        for n, p in zip(data.class_names, data.verdict_probs, strict=True)
-    )
-    page.text(f"Class probabilities: {probs}", 9)
+    for line in data.verdict_details.splitlines():
+        page.text(line, 9)
+    if np.isfinite(data.verdict_probs).all():
+        probs = "   ".join(
+            f"{display_name(n)} {percent(float(p))}"
+            for n, p in zip(data.class_names, data.verdict_probs, strict=True)
+        )
+        page.text(f"Class figures: {probs}", 9)
     if data.drivers:
-        drivers = ", ".join(f"{label} ({p:.0%})" for label, p in data.drivers)
+        drivers = ", ".join(f"{label} ({percent(p, 0)})" for label, p in data.drivers)
         page.text(f"Images that drove the result: {drivers}", 9)
     page.y += 10
 
@@ -143,11 +147,20 @@ def _image_row(page: _Page, item: ReportImage, names: tuple[str, ...]) -> None:
     page.ensure(pic_h + 40)
     page.text(item.label, 9.5, bold=True)
     top = page.y
-    for i, pixels in enumerate((item.pixels, item.overlay)):
-        page.p.drawImage(QRectF(i * (pic_w + 10), top, pic_w, pic_h), to_qimage(pixels))
+    page.p.drawImage(QRectF(0, top, pic_w, pic_h), to_qimage(item.pixels))
     page.font(7.5)
     page.p.setPen(_MUTED)
     page.p.drawText(QPointF(0, top + pic_h + 14), "image")
+    if item.overlay is None:  # not assessable: the reason in grey, no heatmap, no class
+        page.font(9, bold=True)
+        page.p.drawText(
+            QRectF(pic_w + 10, top, width - pic_w - 10, pic_h),
+            Qt.TextFlag.TextWordWrap,
+            item.outside,
+        )
+        page.y = top + pic_h + 26
+        return
+    page.p.drawImage(QRectF(pic_w + 10, top, pic_w, pic_h), to_qimage(item.overlay))
     k = int(item.probs.argmax())
     page.p.drawText(QPointF(pic_w + 10, top + pic_h + 14), f"heatmap: {display_name(names[k])}")
     x = 2 * (pic_w + 10) + 6
@@ -156,7 +169,13 @@ def _image_row(page: _Page, item: ReportImage, names: tuple[str, ...]) -> None:
     for j, (name, p) in enumerate(zip(names, item.probs, strict=True)):
         page.font(8.5, bold=j == k)
         page.p.setPen(_INK if j == k else _MUTED)
-        page.p.drawText(QPointF(x, top + line * (j + 1)), f"{display_name(name)}: {p:.1%}")
+        page.p.drawText(
+            QPointF(x, top + line * (j + 1)), f"{display_name(name)}: {percent(float(p))}"
+        )
+    if item.plane:
+        page.font(8.5)
+        page.p.setPen(_MUTED)
+        page.p.drawText(QPointF(x, top + line * (len(names) + 1.5)), item.plane)
     page.y = top + pic_h + 26
 
 
@@ -164,7 +183,8 @@ def _paint_pages(page: _Page, data: ReportData) -> None:
     _header(page, data)
     _verdict(page, data)
     page.text(
-        "Images (left: as acquired; right: heatmap of the image's most probable class)",
+        "Images (left: as acquired; right: heatmap of the image's most probable class, or why "
+        "the model cannot assess the image)",
         10,
         bold=True,
     )

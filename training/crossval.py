@@ -29,7 +29,8 @@ from core.predictor import Predictor
 from training import train
 from training.data import load_cohort
 from training.errors import TrainingError
-from training.evaluate import RESEARCH_USE_ONLY, Predictions, predict_images, write_prediction_csvs
+from training.evaluate import RESEARCH_USE_ONLY, write_prediction_csvs
+from training.predictions import Predictions, predict_images
 from training.report import write_report
 from training.run_files import command_line, setup_logging
 from training.scoring import AUTO_RULE, quick_scores, score_predictions
@@ -87,6 +88,7 @@ def predict_fold(bundle_dir: Path, test_manifest: Path, args: argparse.Namespace
 def run_folds(args: argparse.Namespace) -> tuple[Predictions, list[dict]]:
     """Train and predict every fold; the pooled out-of-fold predictions and per-fold summaries."""
     refs, probs, errors, folds = [], [], [], []
+    checks, scores_ood, planes = [], [], []
     names = tuple(c.strip() for c in args.classes.split(","))
     for plan in fold_plan(args):
         fold_args = copy.copy(args)
@@ -106,13 +108,26 @@ def run_folds(args: argparse.Namespace) -> tuple[Predictions, list[dict]]:
                 "image_auroc_macro": scores["image"]["auroc_macro"],
                 "patient_auroc_macro": scores["patient"]["auroc_macro"],
                 "temperature": load_bundle(bundle).card.temperature,
+                # Out-of-distribution check of the fold's own bundle on its held-out images.
+                "test_images_assessable": float(np.mean(predictions.assessable))
+                if predictions.checks
+                else None,
             }
         )
         log.info("fold result: %s", folds[-1])
         refs += predictions.refs
         probs.append(predictions.probs)
         errors += predictions.errors
-    return Predictions(refs, np.concatenate(probs), errors), folds
+        checks += predictions.checks
+        planes += predictions.planes
+        n = len(predictions.refs)
+        scores_ood.append(
+            np.full(n, np.nan) if predictions.ood_scores is None else predictions.ood_scores
+        )
+    pooled = Predictions(
+        refs, np.concatenate(probs), errors, checks, np.concatenate(scores_ood), planes
+    )
+    return pooled, folds
 
 
 def crossvalidate(args: argparse.Namespace) -> dict:

@@ -2,7 +2,9 @@
 
 Predictions come from ``core.predictor.Predictor`` and patient verdicts from
 ``core.aggregation`` - exactly what the app and ``cnsight-predict`` run, with the bundle's
-preprocessing and temperature. An unreadable image is reported (``errors``) and its patient
+preprocessing, temperature and domain check (only assessable views count for a patient).
+With ``--ood INPUT...`` the out-of-distribution detector is measured too (``domain`` section:
+in-domain = --data, out-of-domain = those inputs; training/ood_eval.py). An unreadable image is reported (``errors``) and its patient
 is scored on the images that could be read; a patient with none is listed and left out.
 """
 
@@ -14,22 +16,21 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from core import prediction_csv
 from core.aggregation import RULES
 from core.bundle import load_bundle
-from core.errors import CNSightError, ImageReadError
-from core.imaging import read_image
+from core.errors import CNSightError
 from core.metrics import json_ready
 from core.predictor import Predictor
 from core.records import FileError, ImageRef
 from training.data import load_cohort
 from training.errors import TrainingError
+from training.ood_eval import domain_metrics, out_of_domain_inputs
+from training.predictions import Predictions, predict_images
 from training.report import write_report
 from training.run_files import command_line, setup_logging
 from training.scoring import patient_table, score_predictions
@@ -76,42 +77,16 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--bins", type=int, default=10, help="reliability diagram bins")
+    p.add_argument(
+        "--ood",
+        nargs="+",
+        default=[],
+        metavar="INPUT",
+        help="out-of-domain inputs (files, folders, manifests; labels not needed): the "
+        "out-of-distribution detector is measured against --data as the in-domain set",
+    )
     p.add_argument("--no-progress", action="store_true")
     return p
-
-
-@dataclass(frozen=True)
-class Predictions:
-    """Probabilities of the images that could be read, and the files that could not."""
-
-    refs: list[ImageRef]
-    probs: np.ndarray  # N x K
-    errors: list[tuple[ImageRef, str]]  # (image, why it could not be read)
-
-
-def predict_images(
-    predictor: Predictor, refs: Sequence[ImageRef], progress: bool = True
-) -> Predictions:
-    """Read and predict ``refs`` batch by batch (memory stays flat); unreadable files are collected."""
-    done, probs, errors = [], [], []
-    bar = tqdm(
-        total=len(refs), desc="predicting", unit="img", disable=not progress, dynamic_ncols=True
-    )
-    for start in range(0, len(refs), predictor.batch_size):
-        loaded = []
-        for ref in refs[start : start + predictor.batch_size]:
-            try:
-                loaded.append(read_image(ref))
-            except ImageReadError as e:
-                errors.append((ref, e.reason))
-                log.warning("unreadable: %s", e)
-        for prediction in predictor.predict_batch(loaded):
-            done.append(prediction.ref)
-            probs.append(prediction.probs)
-        bar.update(len(refs[start : start + predictor.batch_size]))
-    bar.close()
-    k = len(predictor.class_names)
-    return Predictions(done, np.asarray(probs, dtype=np.float64).reshape(-1, k), errors)
 
 
 def labelled_images(
@@ -192,17 +167,29 @@ def patient_read_status(
 
 
 def write_prediction_csvs(
-    out: Path, predictions: Predictions, class_names: Sequence[str], rule: str
+    out: Path,
+    predictions: Predictions,
+    class_names: Sequence[str],
+    rule: str,
+    temperature: float | None = None,
 ) -> None:
     """images.csv (one row per image, or an error) and patients.csv (verdict per patient)."""
     with open(out / "images.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(prediction_csv.image_header(class_names, with_label=True))
-        for ref, p in zip(predictions.refs, predictions.probs, strict=True):
+        for i, (ref, p) in enumerate(zip(predictions.refs, predictions.probs, strict=True)):
             writer.writerow(
                 prediction_csv.image_row(
-                    class_names, ref.patient_id, str(ref.path), ref.frame, p, label=ref.label
-                )
+                    class_names,
+                    ref.patient_id,
+                    str(ref.path),
+                    ref.frame,
+                    p,
+                    label=ref.label,
+                    check=predictions.checks[i] if predictions.checks else None,
+                    ood_score=_score(predictions, i),
+                    plane=predictions.planes[i] if predictions.planes else None,
+                )  # fmt: skip
             )
         for ref, reason in predictions.errors:
             writer.writerow(
@@ -210,7 +197,10 @@ def write_prediction_csvs(
                     class_names, ref.patient_id, str(ref.path), ref.frame, None, reason, ref.label
                 )
             )
-    table = patient_table(predictions.refs, predictions.probs, class_names, rule)
+    assessable = predictions.assessable if predictions.checks else None
+    table = patient_table(
+        predictions.refs, predictions.probs, class_names, rule, assessable, temperature
+    )
     with open(out / "patients.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(prediction_csv.patient_header(class_names, with_label=True))
@@ -220,6 +210,12 @@ def write_prediction_csvs(
                     class_names, pid, verdict, rule, label=class_names[truth]
                 )
             )
+
+
+def _score(predictions: Predictions, i: int) -> float | None:
+    if predictions.ood_scores is None or np.isnan(predictions.ood_scores[i]):
+        return None
+    return float(predictions.ood_scores[i])
 
 
 def evaluate(args: argparse.Namespace) -> dict:
@@ -236,8 +232,14 @@ def evaluate(args: argparse.Namespace) -> dict:
         )
     with Predictor(bundle, device=args.device, batch_size=args.batch_size) as predictor:
         predictions = predict_images(predictor, refs, progress=not args.no_progress)
+        outside = {
+            source: predict_images(predictor, ood_refs, progress=not args.no_progress)
+            for source, ood_refs in out_of_domain_inputs(args.ood).items()
+        }
     if not predictions.refs:
         raise TrainingError(f"{args.data}: none of the {len(refs)} labelled images could be read")
+    # The patient temperature belongs to the bundle's own rule; another --rule stays a score.
+    temperature = bundle.card.patient_temperature if rule == bundle.card.aggregation else None
     metrics = score_predictions(
         predictions.refs,
         predictions.probs,
@@ -246,7 +248,10 @@ def evaluate(args: argparse.Namespace) -> dict:
         n_boot=args.bootstrap,
         seed=args.seed,
         n_bins=args.bins,
+        assessable=predictions.assessable,
+        temperature=temperature,
     )
+    metrics["domain"] = domain_metrics(predictions, outside, names)
     unreadable = unreadable_files(args.data, study.errors, predictions.errors)
     metrics = {
         "research_use_only": RESEARCH_USE_ONLY,
@@ -259,6 +264,9 @@ def evaluate(args: argparse.Namespace) -> dict:
             "temperature": bundle.card.temperature,
             "weights_sha256": bundle.card.weights_sha256,
             "preprocessing": bundle.card.preprocessing.to_dict(),
+            "planes": list(bundle.card.planes),
+            "domain": bundle.card.domain,
+            "patient_temperature": bundle.card.patient_temperature,
         },
         "data": {
             "source": str(args.data),
@@ -276,8 +284,11 @@ def evaluate(args: argparse.Namespace) -> dict:
     (out / "metrics.json").write_text(
         json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8"
     )
-    write_prediction_csvs(out, predictions, names, rule)
-    write_report(out / "report.html", metrics, predictions.refs, predictions.probs, names)
+    write_prediction_csvs(out, predictions, names, rule, temperature)
+    write_report(
+        out / "report.html", metrics, predictions.refs, predictions.probs, names,
+        predictions.assessable, temperature,
+    )  # fmt: skip
     return metrics
 
 

@@ -162,12 +162,56 @@ def unreadable_section(metrics: dict) -> str:
     )
 
 
+def _share(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def domain_section(metrics: dict) -> str:
+    """What the bundle refused and why; the out-of-distribution detector's ROC."""
+    domain = metrics.get("domain")
+    if not domain:
+        return ""
+    rows = [("in domain (this data)", domain["in_domain"])]
+    rows += list((domain.get("out_of_domain") or {}).items())
+    body = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{s['images']}</td><td>{_share(s['assessable'])}</td>"
+        f"<td>{html.escape(', '.join(f'{k} {v}' for k, v in s['by_reason'].items()) or '-')}</td>"
+        f"<td>{fmt((s.get('detector') or {}).get('auroc_mahalanobis'))}</td>"
+        f"<td>{fmt((s.get('detector') or {}).get('auroc_max_softmax'))}</td></tr>"
+        for name, s in rows
+    )
+    parts = [
+        "<h2>What the model can assess</h2>",
+        "<p>An image is assessable when it passes the model-free checks (ultrasound, B-mode, not "
+        "blank, large enough) and its out-of-distribution score is within the bundle's threshold "
+        "(set on validation images). Patient verdicts use assessable views only.</p>",
+        "<table><tr><th>set</th><th>images</th><th>assessable</th><th>not assessable, by reason"
+        "</th><th>detector AUROC (Mahalanobis)</th><th>AUROC (max softmax)</th></tr>"
+        + body + "</table>",
+    ]  # fmt: skip
+    roc = (domain.get("detector_all_out_of_domain") or {}).get("roc_mahalanobis")
+    if roc:
+        fig = Figure(figsize=(4, 4))
+        ax = fig.add_subplot()
+        ax.plot(roc["fpr"], roc["tpr"])
+        ax.plot([0, 1], [0, 1], ":", color="grey")
+        ax.set(xlabel="in-domain images flagged", ylabel="out-of-domain images flagged",
+               title="out-of-distribution score, ROC")  # fmt: skip
+        parts.append(png_tag(fig))
+    return "\n".join(parts)
+
+
 def render_report(
-    metrics: dict, refs: Sequence[ImageRef], probs: np.ndarray, class_names: Sequence[str]
+    metrics: dict,
+    refs: Sequence[ImageRef],
+    probs: np.ndarray,
+    class_names: Sequence[str],
+    assessable: Sequence[bool] | None = None,
+    temperature: float | None = None,
 ) -> str:
-    """The report as one HTML string."""
+    """The report as one HTML string (patients aggregated as in ``metrics``)."""
     rule = metrics["patient"].get("rule", "mean_softmax")
-    table = patient_table(refs, probs, class_names, rule)
+    table = patient_table(refs, probs, class_names, rule, assessable, temperature)
     figs = [
         roc_figure(image_truth(refs, class_names), probs, class_names, "ROC, images (one-vs-rest)"),
         roc_figure(table.truth, table.probs, class_names, f"ROC, patients ({rule})"),
@@ -199,6 +243,7 @@ def render_report(
         "<h3>site</h3>",
         subgroup_table(metrics["subgroups"]["site"]["patient"], class_names),
     ]
+    parts.append(domain_section(metrics))
     parts.append(unreadable_section(metrics))
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -210,5 +255,8 @@ def write_report(
     refs: Sequence[ImageRef],
     probs: np.ndarray,
     class_names: Sequence[str],
+    assessable: Sequence[bool] | None = None,
+    temperature: float | None = None,
 ) -> None:
-    Path(path).write_text(render_report(metrics, refs, probs, class_names), encoding="utf-8")
+    html_text = render_report(metrics, refs, probs, class_names, assessable, temperature)
+    Path(path).write_text(html_text, encoding="utf-8")

@@ -38,6 +38,7 @@ class PatientTable:
     rule: str
     excluded: list[str]  # patients with conflicting labels (no single truth)
     verdicts: list = field(default_factory=list)  # PatientPrediction per row (rule, drivers)
+    not_assessable: list[str] = field(default_factory=list)  # labelled, but no assessable view
 
 
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, max_iter: int = 100) -> float:
@@ -63,12 +64,17 @@ def patient_table(
     probs: np.ndarray,
     class_names: Sequence[str],
     rule: str = "mean_softmax",
+    assessable: Sequence[bool] | None = None,
+    temperature: float | None = None,
 ) -> PatientTable:
-    """Group image rows by patient, aggregate with ``rule`` (core.aggregation, as the app does)."""
+    """Group image rows by patient, aggregate with ``rule`` (core.aggregation, as the app does:
+    only ``assessable`` rows count, ``temperature`` is the bundle's patient temperature).
+    Patients without an assessable view are listed in ``not_assessable``, not scored."""
     rows_of: dict[str, list[int]] = {}
     for i, ref in enumerate(refs):
         rows_of.setdefault(ref.patient_id, []).append(i)
     ids, truth, agg, gas, sites, excluded, verdicts = [], [], [], [], [], [], []
+    not_assessable = []
     for pid, rows in rows_of.items():
         patient = Patient(pid, tuple(refs[i] for i in rows))
         if patient.label is None or patient.label not in class_names:
@@ -81,7 +87,12 @@ def patient_table(
             class_names,
             rule,
             views=[str(refs[i].path) for i in rows],
+            assessable=None if assessable is None else [assessable[i] for i in rows],
+            temperature=temperature,
         )
+        if not verdict.assessable:
+            not_assessable.append(pid)
+            continue
         ids.append(pid)
         verdicts.append(verdict)
         truth.append(list(class_names).index(patient.label))
@@ -102,6 +113,7 @@ def patient_table(
         rule,
         excluded,
         verdicts,
+        not_assessable,
     )
 
 
@@ -125,12 +137,18 @@ def score_predictions(
     n_boot: int = 1000,
     seed: int = 0,
     n_bins: int = 10,
+    assessable: Sequence[bool] | None = None,
+    temperature: float | None = None,
 ) -> dict:
-    """The ``image``, ``patient``, ``calibration`` and ``subgroups`` sections of metrics.json."""
+    """The ``image``, ``patient``, ``calibration`` and ``subgroups`` sections of metrics.json.
+
+    Image metrics cover every readable image (the model's raw output, comparable across
+    bundles); patient verdicts use only the assessable views, as the app does, and a patient
+    without any is reported as not assessable (``patient.not_assessable``), not scored."""
     probs = np.asarray(probs, dtype=np.float64)
     y_img = image_truth(refs, class_names)
     img_patients = [r.patient_id for r in refs]
-    table = patient_table(refs, probs, class_names, rule)
+    table = patient_table(refs, probs, class_names, rule, assessable, temperature)
     image = evaluate_level(y_img, probs, img_patients, class_names, n_boot=n_boot, seed=seed)
     patient = evaluate_level(
         table.truth, table.probs, table.patient_ids, class_names, n_boot=n_boot, seed=seed
@@ -139,6 +157,11 @@ def score_predictions(
     patient["excluded_conflicting_labels"] = table.excluded
     n_right = int(np.sum(table.probs.argmax(1) == table.truth)) if len(table.truth) else 0
     patient["accuracy_exact_ci95"] = exact_accuracy_ci(n_right, len(table.truth))
+    patient["not_assessable"] = table.not_assessable
+    scored = len(table.truth) + len(table.not_assessable)
+    # Coverage-honest figure: a patient the tool refuses to read counts as not right.
+    patient["accuracy_counting_not_assessable_as_wrong"] = n_right / scored if scored else None
+    patient["calibrated"] = temperature is not None and rule != "majority_vote"
     image_sub = _subgroups(
         y_img, probs, [r.ga_weeks for r in refs], [r.site for r in refs], class_names
     )

@@ -116,8 +116,14 @@ class CsvWriters:
         ref = pred.ref
         self.images.writerow(
             prediction_csv.image_row(
-                self.class_names, patient_id, str(ref.path), ref.frame, pred.probs,
-                check=pred.check, ood_score=pred.ood_score, plane=pred.plane,
+                self.class_names,
+                patient_id,
+                str(ref.path),
+                ref.frame,
+                pred.probs,
+                check=pred.check,
+                ood_score=pred.ood_score,
+                plane=pred.plane,
             )  # fmt: skip
         )
 

@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from core.aggregation import PatientPrediction, aggregate_patient
 from core.records import Cohort, FileError, ImageRef, LoadedImage, Patient
 
-from .groups import ImageGroup, group_images, group_probabilities, patient_key
+from .groups import ImageGroup, group_check, group_images, group_probabilities, patient_key
 
 log = logging.getLogger(f"cnsight.{__name__}")
 
@@ -58,6 +58,8 @@ class CohortViewModel(QObject):
         self.cohort: Cohort | None = None
         self.class_names: tuple[str, ...] = ()
         self.aggregation_rule = "mean_softmax"
+        self.patient_temperature: float | None = None  # the bundle's (None: figures are scores)
+        self._revealed: set[str] = set()  # images whose output the reader asked to see anyway
         self.deidentified = False
         self.errors: list[FileError] = []
         self._groups: dict[str, tuple[ImageGroup, ...]] = {}
@@ -94,15 +96,22 @@ class CohortViewModel(QObject):
             self.errors.extend(new)
             self.errors_changed.emit()
 
-    def set_model_classes(self, class_names: Sequence[str], aggregation_rule: str) -> None:
-        """A new model: its classes and rule; every earlier prediction is void."""
+    def set_model_classes(
+        self,
+        class_names: Sequence[str],
+        aggregation_rule: str,
+        patient_temperature: float | None = None,
+    ) -> None:
+        """A new model: its classes, rule and patient temperature; earlier predictions are void."""
         self.class_names = tuple(class_names)
         self.aggregation_rule = aggregation_rule
+        self.patient_temperature = patient_temperature
         self.clear_predictions()
 
     def clear_predictions(self) -> None:
         self._predictions.clear()
         self._verdicts.clear()
+        self._revealed.clear()
         for p in self.patients:
             if self._status.get(patient_key(p)) != PatientStatus.FAILED:
                 self._status[patient_key(p)] = PatientStatus.QUEUED
@@ -172,6 +181,8 @@ class CohortViewModel(QObject):
                 self.class_names,
                 rule=self.aggregation_rule,
                 views=[str(p.ref.path) for p in predictions],
+                assessable=[p.assessable for p in predictions],
+                temperature=self.patient_temperature,
             )
         self.set_status(key, PatientStatus.DONE if predictions else PatientStatus.FAILED)
         self.predictions_changed.emit(key)
@@ -179,11 +190,28 @@ class CohortViewModel(QObject):
     def prediction(self, ref: ImageRef | None):
         return self._predictions.get(ref.key) if ref is not None else None
 
+    # ----- images outside the validated domain -------------------------------------------------
+    def reveal(self, ref: ImageRef) -> None:
+        """The reader asked to see the class output of an image the model cannot assess."""
+        if ref.key not in self._revealed:
+            self._revealed.add(ref.key)
+            self.predictions_changed.emit(patient_key(ref))
+
+    def output_visible(self, ref: ImageRef | None) -> bool:
+        """Whether the class output (bars, badge, heatmap) of ``ref`` may be shown: always for
+        an assessable image, on explicit request for one outside the validated domain."""
+        pred = self.prediction(ref)
+        return pred is not None and (pred.assessable or ref.key in self._revealed)
+
     def verdict(self, key: str) -> PatientPrediction | None:
         return self._verdicts.get(key)
 
     def group_probabilities(self, group: ImageGroup) -> np.ndarray | None:
         return group_probabilities(group, self._predictions)
+
+    def group_check(self, group: ImageGroup):
+        """The group's domain check (None: not predicted yet); see groups.group_check."""
+        return group_check(group, self._predictions)
 
     def patients_needing_prediction(self) -> list[str]:
         """Patient keys still to predict, the current patient first, then in list order."""

@@ -45,11 +45,25 @@ def group_images(images: Sequence[ImageRef]) -> tuple[ImageGroup, ...]:
 
 
 def group_probabilities(group: ImageGroup, predictions: Mapping[str, object]) -> np.ndarray | None:
-    """Mean class probabilities over a group's predicted frames (None if none predicted yet)."""
-    rows = [predictions[r.key].probs for r in group.refs if r.key in predictions]
+    """Mean class probabilities over a group's predicted, assessable frames (None if there are
+    none: not predicted yet, or nothing the model can assess - see ``group_check``)."""
+    rows = [
+        predictions[r.key].probs
+        for r in group.refs
+        if r.key in predictions and predictions[r.key].assessable
+    ]
     if not rows:
         return None
     return np.mean(np.stack(rows), axis=0)
+
+
+def group_check(group: ImageGroup, predictions: Mapping[str, object]):
+    """The domain check of a group once predicted: None while no frame is predicted; the first
+    predicted frame's check when none is assessable; else an assessable check."""
+    done = [predictions[r.key] for r in group.refs if r.key in predictions]
+    if not done:
+        return None
+    return next((p.check for p in done if p.assessable), done[0].check)
 
 
 def patient_key(record) -> str:

@@ -12,9 +12,8 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
-from core.taxonomy import display_name
-
 from .. import theme
+from ..verdict_text import patient_badge
 from ..viewmodels.cohort import CohortViewModel, PatientStatus
 from ..viewmodels.groups import patient_key
 
@@ -35,10 +34,7 @@ def badge_for(vm: CohortViewModel, key: str) -> tuple[str, str]:
     """Badge text and colour: the verdict with its probability, else the pipeline state."""
     verdict = vm.verdict(key)
     if verdict is not None:
-        return (
-            f"{display_name(verdict.pred).split(' (')[0]}  {verdict.probs.max():.0%}",
-            theme.verdict_colour(verdict.pred),
-        )
+        return patient_badge(verdict)
     status = vm.status(key)
     colour = theme.FAILED_COLOUR if status == PatientStatus.FAILED else theme.PENDING_COLOUR
     return _STATUS_TEXT.get(status, status), colour

@@ -1,5 +1,7 @@
-"""Results panel: per-class probability bars for the current image, and the patient verdict
-with the rule that made it and the images that drove it (click one to show it)."""
+"""Results panel: per-class probability bars and the plane for the current image, and the
+patient verdict with the rule that made it, its flags and the images that drove it (click one
+to show it). An image the model cannot assess shows why, in grey, and its class output only
+after "Show anyway"; a patient without an assessable view is "Not assessable"."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -18,6 +21,15 @@ from PySide6.QtWidgets import (
 from core.taxonomy import display_name
 
 from .. import theme
+from ..verdict_text import (
+    outside_sentence,
+    patient_badge,
+    patient_figure,
+    percent,
+    plane_text,
+    short_name,
+    verdict_details,
+)
 from ..viewmodels.cohort import CohortViewModel, PatientStatus
 from ..viewmodels.groups import patient_key
 
@@ -52,7 +64,7 @@ class ProbabilityBars(QWidget):
             int(self.width() * 0.55),
             max((fm.horizontalAdvance(n) for n in self._labels()), default=0) + 8,
         )
-        pct_w = fm.horizontalAdvance("100.0%") + 6
+        pct_w = fm.horizontalAdvance("> 99.9%") + 6
         top = int(np.argmax(self.probs)) if self.probs is not None else -1
         for i, label in enumerate(self._labels()):
             y = 2 + i * self.ROW
@@ -80,7 +92,7 @@ class ProbabilityBars(QWidget):
             p.drawText(
                 QRectF(track.right(), y, pct_w, self.ROW),
                 Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                f"{value:.1%}",
+                percent(value),
             )
         p.end()
 
@@ -104,9 +116,18 @@ class ResultsPanel(QWidget):
         self.image_name = QLabel()
         self.image_name.setObjectName("muted")
         self.image_bars = ProbabilityBars()
+        self.image_plane = QLabel()
+        self.image_plane.setObjectName("muted")
         self.image_note = QLabel()
         self.image_note.setObjectName("muted")
         self.image_note.setWordWrap(True)
+        self.show_anyway = QPushButton("Show the model's output anyway")
+        self.show_anyway.setObjectName("showAnyway")
+        self.show_anyway.setToolTip(
+            "This image is outside what the model was validated for: its class output is not "
+            "a finding. Show it for research purposes."
+        )
+        self.show_anyway.clicked.connect(self._reveal)
         self.verdict_title = QLabel("—")
         self.verdict_title.setObjectName("verdictTitle")
         self.verdict_rule = QLabel()
@@ -138,7 +159,9 @@ class ResultsPanel(QWidget):
         lay.addWidget(_title("Current image"))
         lay.addWidget(self.image_name)
         lay.addWidget(self.image_bars)
+        lay.addWidget(self.image_plane)
         lay.addWidget(self.image_note)
+        lay.addWidget(self.show_anyway)
         lay.addSpacing(10)
         lay.addWidget(_title("Patient verdict"))
         lay.addWidget(self.verdict_title)
@@ -152,13 +175,22 @@ class ResultsPanel(QWidget):
         vm = self.vm
         ref, pred = vm.current_ref, vm.current_prediction
         self.image_name.setText(vm.image_label(ref) if ref else "No image")
-        self.image_bars.set_values(vm.class_names, pred.probs if pred is not None else None)
-        image = vm.current_image
+        visible = vm.output_visible(ref)
+        self.image_bars.set_values(vm.class_names, pred.probs if visible else None)
+        self.image_plane.setText(plane_text(pred) if visible else "")
         note = "" if pred is not None else ("Analysing…" if ref is not None else "")
-        if image is not None and not image.in_scope:
-            note = image.warning or f"Modality {image.modality} is out of scope: not analysed."
+        outside = pred is not None and not pred.assessable
+        if outside:
+            sentence = outside_sentence(pred.check)
+            note = f"Shown on request, not a finding. {sentence}" if visible else sentence
         self.image_note.setText(note)
+        self.image_note.setStyleSheet(f"color: {theme.PENDING_COLOUR};" if outside else "")
+        self.show_anyway.setVisible(outside and not visible)
         self._refresh_verdict()
+
+    def _reveal(self) -> None:
+        if self.vm.current_ref is not None:
+            self.vm.reveal(self.vm.current_ref)
 
     def _refresh_verdict(self) -> None:
         vm, patient = self.vm, self.vm.current_patient
@@ -174,19 +206,18 @@ class ResultsPanel(QWidget):
             self.patient_bars.set_values(vm.class_names, None)
             self.verdict_rule.setText("")
             return
-        self.verdict_title.setText(f"{display_name(verdict.pred)}  {verdict.probs.max():.0%}")
-        self.verdict_title.setStyleSheet(f"color: {theme.verdict_colour(verdict.pred)};")
-        self.patient_bars.set_values(vm.class_names, verdict.probs)
-        self.verdict_rule.setText(
-            f"Rule: {verdict.rule.replace('_', ' ')} — {verdict.rule_text}, over {verdict.n_images} images."
-        )
+        text, colour = patient_badge(verdict)
+        if verdict.assessable:
+            text = f"{display_name(verdict.pred)}  {patient_figure(verdict)}"
+        self.verdict_title.setText(text)
+        self.verdict_title.setStyleSheet(f"color: {colour};")
+        self.patient_bars.set_values(vm.class_names, verdict.probs if verdict.assessable else None)
+        self.verdict_rule.setText(verdict_details(verdict))
         refs = {r.key: r for r in patient.images}
         for image_key, prob in verdict.drivers:
             ref = refs.get(image_key)
             label = vm.image_label(ref) if ref else image_key
-            item = QListWidgetItem(
-                f"{label} — {display_name(verdict.pred).split(' (')[0]} {prob:.0%}"
-            )
+            item = QListWidgetItem(f"{label} — {short_name(verdict.pred)} {percent(prob, 0)}")
             item.setData(Qt.ItemDataRole.UserRole, image_key)
             self.drivers.addItem(item)
 

@@ -16,10 +16,9 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
-from core.taxonomy import display_name
-
 from .. import theme
 from ..rendering import deidentify_pixels, to_qimage
+from ..verdict_text import NOT_ASSESSABLE_TEXT, percent, short_name
 from ..viewmodels.cohort import CohortViewModel
 from ..viewmodels.groups import patient_key
 
@@ -37,12 +36,18 @@ def deidentified_thumbnail(thumb: np.ndarray, image) -> np.ndarray:
     return deidentify_pixels(thumb, region)
 
 
-def prediction_text(vm: CohortViewModel, probs: np.ndarray | None) -> tuple[str, str]:
-    if probs is None or not vm.class_names:
+def prediction_text(vm: CohortViewModel, group) -> tuple[str, str]:
+    """The thumbnail's badge: the group's class and probability, grey "Not assessable" when
+    no frame is one the model can assess, "…" while it is not predicted."""
+    check = vm.group_check(group)
+    if check is None or not vm.class_names:
         return "…", theme.PENDING_COLOUR
+    probs = vm.group_probabilities(group)
+    if probs is None:
+        return NOT_ASSESSABLE_TEXT, theme.PENDING_COLOUR
     k = int(np.argmax(probs))
     name = vm.class_names[k]
-    return f"{display_name(name).split(' (')[0]} {probs[k]:.0%}", theme.verdict_colour(name)
+    return f"{short_name(name)} {percent(float(probs[k]), 0)}", theme.verdict_colour(name)
 
 
 class _ThumbDelegate(QStyledItemDelegate):
@@ -145,7 +150,7 @@ class ThumbnailStrip(QListWidget):
                     thumb = deidentified_thumbnail(thumb, first)
                 item.setData(IMAGE_ROLE, to_qimage(thumb))
             if self.show_predictions:
-                text, colour = prediction_text(self.vm, self.vm.group_probabilities(group))
+                text, colour = prediction_text(self.vm, group)
             else:
                 text, colour = "", theme.MUTED
             unreadable = pixels is not None and all(r.key in pixels.unreadable for r in group.refs)

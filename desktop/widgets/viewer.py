@@ -91,6 +91,11 @@ class ImageViewer(QWidget):
                 self._heat, self._heat_origin = to_qimage(rgba), QPointF(x, y)
         self.update()
 
+    @property
+    def heatmap_identity(self) -> object:
+        """The identity of the map on show (None: no map), as given to ``set_heatmap``."""
+        return self._heat_source[0] if self._heat_source is not None else None
+
     def set_corner_text(self, corners: dict[str, list[str]]) -> None:
         """Annotations in the corners ("tl", "tr", "bl", "br"), as medical viewers show them."""
         if corners != self._corners:

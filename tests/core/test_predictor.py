@@ -92,8 +92,9 @@ def test_plane_and_ood_score_come_from_the_same_forward_pass(domain_bundle):
     # Unseen images like the fitting set mostly lie within the threshold; test patterns far out.
     assert sum(r.assessable for r in inside) >= 4
     assert max(r.ood_score for r in inside) < min(r.ood_score for r in outside)
-    for r in outside:
-        assert not r.assessable and r.check.reason == "out_of_distribution" and r.ood_score > 1
+    for r in outside:  # far outside; the checkerboard may already fail a model-free check
+        assert not r.assessable and r.ood_score > 1
+    assert outside[0].check.reason == "out_of_distribution"  # the smooth ramp: only the score
 
 
 def test_a_model_free_reason_wins_over_the_score(domain_bundle):

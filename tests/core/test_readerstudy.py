@@ -252,7 +252,7 @@ def test_export_gives_long_format_reads_that_analyze_accepts(tmp_path):
     reads = load_reads(tmp_path / "reads.csv")
     assert reads.ratings.shape == (2, 2, 6) and reads.n_negative == 2  # C001 and C006 are normal
     result = analyze(reads)
-    assert result["fom"]["aided"]["R1"] == 1.0  # R1 rated by the truth
+    assert result.fom["aided"].by_reader["R1"] == 1.0  # R1 rated by the truth
     rows = (tmp_path / "reads.csv").read_text().splitlines()
     assert rows[0] == "reader,treatment,case,truth,rating,class_call,truth_class,seconds,decided_at"
     assert not any("P0" in line.split(",")[2] for line in rows[1:])  # case ids, not patients

@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from desktop.rendering import qimage_to_array
+from desktop.verdict_text import patient_badge
 from desktop.viewmodels.cohort import PatientStatus
 from desktop.viewmodels.groups import patient_key
 
@@ -65,7 +66,7 @@ def test_phantom_study_end_to_end_predictions_verdicts_and_heatmap_toggle(
         verdict = vm.verdict(patient_key(patient))
         assert vm.status(patient_key(patient)) == PatientStatus.DONE
         assert verdict.n_images == len(patient.images)  # every frame of the cine counts
-        assert win.patient_list.badge_text(row).endswith(f"{verdict.probs.max():.0%}")
+        assert win.patient_list.badge_text(row) == patient_badge(verdict)[0]
     # Per-image predictions are shown in the thumbnails and the results panel.
     assert all("%" in win.thumbnails.prediction_label(r) for r in range(win.thumbnails.count()))
     pred = vm.current_prediction

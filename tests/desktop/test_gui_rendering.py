@@ -93,7 +93,8 @@ def test_loading_stops_when_cancelled(tmp_path):
     assert not pixels.images and not errors
 
 
-def test_out_of_scope_images_are_shown_but_not_predicted(tmp_path):
+def test_out_of_scope_images_are_shown_and_passed_to_the_domain_check(tmp_path):
+    from core.domain import check_image
     from core.records import LoadedImage
 
     ref = ImageRef(Path(tmp_path / "ct.dcm"), patient_id="P")
@@ -105,4 +106,7 @@ def test_out_of_scope_images_are_shown_but_not_predicted(tmp_path):
     )
     pixels, errors = load_patient_pixels(Patient("P", (ref,)), read_image=lambda r: ct)
     assert ref.key in pixels.images and errors[0].message == "modality CT is out of scope"
-    assert images_to_predict(Patient("P", (ref,)), pixels) == []
+    # Given to the predictor like any image: its domain check marks it not assessable (with the
+    # reason), so the reader sees why and the patient verdict leaves it out.
+    assert images_to_predict(Patient("P", (ref,)), pixels) == [ct]
+    assert check_image(ct).reason == "not_ultrasound"

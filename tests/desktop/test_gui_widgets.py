@@ -104,7 +104,8 @@ def test_patient_list_shows_verdict_badges_and_drives_selection(qtbot, loaded_vm
     plist = PatientList(loaded_vm)
     qtbot.addWidget(plist)
     assert plist.count() == 2
-    assert plist.badge_text(0).startswith("Encephalocele") and "80%" in plist.badge_text(0)
+    # Without a patient temperature in the bundle the patient figure is a score, said so.
+    assert plist.badge_text(0).startswith("Encephalocele") and "score 0.80" in plist.badge_text(0)
     assert plist.badge_text(1).startswith("Normal")
     plist.setCurrentRow(1)
     assert loaded_vm.patient_index == 1
@@ -130,7 +131,9 @@ def test_results_panel_shows_image_bars_verdict_rule_and_drivers(qtbot, loaded_v
     qtbot.addWidget(panel)
     assert panel.image_bars.probs[2] == pytest.approx(0.8)
     assert panel.verdict_title.text().startswith("Encephalocele")
-    assert "mean softmax" in panel.verdict_rule.text() and "1 images" in panel.verdict_rule.text()
+    rule = panel.verdict_rule.text()
+    assert "mean softmax" in rule and "1 view (1 frame)" in rule
+    assert "single view" in rule and "score" in rule  # flagged; not calibrated on patients
     loaded_vm.select_patient(1)
     # This patient is one cine: one view, so one driver (its best frame), not 3 of its frames.
     assert panel.drivers.count() == 1
@@ -139,6 +142,75 @@ def test_results_panel_shows_image_bars_verdict_rule_and_drivers(qtbot, loaded_v
         panel.drivers.itemClicked.emit(panel.drivers.item(0))
     loaded_vm.select_image(blocker.args[0])
     assert loaded_vm.current_ref.key == blocker.args[0]
+
+
+@pytest.fixture
+def outside_vm(qtbot):
+    """Patient C: two images the model cannot assess (a colour Doppler still, an image unlike
+    the training data), one of them with a confident class output."""
+    refs = (
+        ImageRef(Path("/s/C/doppler.png"), patient_id="C"),
+        ImageRef(Path("/s/C/odd.png"), patient_id="C"),
+    )
+    vm = CohortViewModel()
+    vm.set_cohort(Cohort("/s", (Patient("C", refs),)))
+    vm.set_model_classes(CLASSES, "geometric_mean")
+    vm.set_pixels("C", PatientPixels(images={r.key: _image(r) for r in refs}))
+    vm.set_predictions(
+        "C",
+        [
+            fake_prediction(refs[0], [0.1, 0.1, 0.1, 0.6, 0.1], outside="not_bmode"),
+            fake_prediction(
+                refs[1], [0.005, 0.005, 0.005, 0.005, 0.98], outside="out_of_distribution"
+            ),
+        ],
+    )
+    return vm
+
+
+def test_images_outside_the_validated_domain_get_grey_badges_and_no_class(qtbot, outside_vm):
+    plist, strip, panel = (
+        PatientList(outside_vm),
+        ThumbnailStrip(outside_vm),
+        ResultsPanel(outside_vm),
+    )
+    for w in (plist, strip, panel):
+        qtbot.addWidget(w)
+    assert plist.badge_text(0) == "Not assessable"
+    assert (
+        strip.prediction_label(0) == "Not assessable"
+        and strip.prediction_label(1) == "Not assessable"
+    )
+    assert panel.verdict_title.text() == "Not assessable" and panel.patient_bars.probs is None
+    assert "none of the 2 images" in panel.verdict_rule.text().lower()
+    # The current image: why, in grey; its class output hidden until asked for.
+    assert panel.image_bars.probs is None
+    assert "Outside what this model was validated for: not B-mode" in panel.image_note.text()
+    assert not panel.show_anyway.isHidden()
+    panel.show_anyway.click()
+    assert panel.image_bars.probs is not None and "not a finding" in panel.image_note.text()
+    assert panel.show_anyway.isHidden()
+    outside_vm.select_image(outside_vm.current_patient.images[1].key)
+    assert panel.image_bars.probs is None  # revealing one image reveals only that one
+
+
+def test_viewer_draws_no_heatmap_for_an_image_it_cannot_assess(qtbot, outside_vm):
+    pane, _ = _viewer_pane(qtbot, outside_vm)
+    pane.state.set_heatmap_on(True)
+    assert pane.viewer.heatmap_identity is None
+    assert any("Not assessable" in line for line in pane.presenter.corner_text(None)["tr"])
+    outside_vm.reveal(outside_vm.current_ref)
+    assert pane.viewer.heatmap_identity is not None
+
+
+def test_heatmap_of_an_unlikely_class_is_drawn_faintly(qtbot, loaded_vm):
+    pane, _ = _viewer_pane(qtbot, loaded_vm)
+    pane.state.set_heatmap_on(True)
+    predicted = pane.viewer.heatmap_identity
+    pane.state.set_heatmap_class(0)  # normal: 5 % against 80 % for the predicted class
+    faint = pane.viewer.heatmap_identity
+    assert predicted[-1] == 1.0 and faint[-1] == pytest.approx(0.05 / 0.8, abs=1e-3)
+    assert any("Heatmap: Normal 5.0%" in line for line in pane.presenter.corner_text(0)["tr"])
 
 
 def test_tag_view_and_error_list_respect_deidentified_mode(qtbot, loaded_vm):
@@ -190,9 +262,8 @@ def test_heatmap_controls_follow_and_set_the_state(qtbot, loaded_vm):
     assert state.opacity == pytest.approx(0.8)
 
 
-def test_viewer_pane_wires_viewer_bars_and_presenter(qtbot, loaded_vm):
-    """The part both windows embed: the heatmap bar drives the viewer through the presenter,
-    the presenter's notes reach the bar, and a new model's classes reach the class list."""
+def _viewer_pane(qtbot, vm):
+    """The shared viewer pane over ``vm``, with a pipeline whose extra heatmaps never arrive."""
     from PySide6.QtCore import QObject, Signal
 
     from desktop.viewer_pane import ViewerPane
@@ -207,10 +278,19 @@ def test_viewer_pane_wires_viewer_bars_and_presenter(qtbot, loaded_vm):
             return False  # on its way
 
     pipeline = FakePipeline()
-    pane = ViewerPane(loaded_vm, pipeline)
+    pane = ViewerPane(vm, pipeline)
     qtbot.addWidget(pane)
     pane.resize(640, 480)
     pane.show()
+    return pane, pipeline
+
+
+def test_viewer_pane_wires_viewer_bars_and_presenter(qtbot, loaded_vm):
+    """The part both windows embed: the heatmap bar drives the viewer through the presenter,
+    the presenter's notes reach the bar, and a new model's classes reach the class list."""
+    from desktop.viewer_pane import ViewerPane
+
+    pane, pipeline = _viewer_pane(qtbot, loaded_vm)
     assert pane.banner is not None and "not for diagnosis" in pane.banner.text()
     assert not pane.viewer.heatmap_visible
     pane.heatmap_controls.toggle.click()

@@ -22,12 +22,19 @@ def write_png(path: Path, seed: int, size=(96, 128)) -> Path:
     return path
 
 
-def fake_prediction(ref, probs, cam_size=4, box=(0, 0, 8, 8)):
-    """An ImagePrediction with given probabilities (for view-model tests without a model)."""
+def fake_prediction(ref, probs, cam_size=4, box=(0, 0, 8, 8), outside: str = "", plane=None):
+    """An ImagePrediction with given probabilities (for view-model tests without a model).
+    ``outside``: a reason code of core.domain.REASONS, for an image the model cannot assess."""
+    from core.domain import ASSESSABLE, DomainCheck
     from core.predictor import ImagePrediction
 
     probs = np.asarray(probs, dtype=np.float64)
     cams = np.tile(
         np.linspace(0, 1, cam_size * cam_size).reshape(cam_size, cam_size), (len(probs), 1, 1)
     )
-    return ImagePrediction(ref=ref, probs=probs, cams=cams, input_box=box)
+    check = DomainCheck(False, outside, f"test: {outside}") if outside else ASSESSABLE
+    return ImagePrediction(
+        ref=ref, probs=probs, cams=cams, input_box=box, check=check,
+        ood_score=3.0 if outside == "out_of_distribution" else 0.5,
+        plane=plane, plane_prob=None if plane is None else 0.9,
+    )  # fmt: skip

@@ -12,7 +12,7 @@ from PIL import Image
 CLASSES = ("normal", "encephalocele", "holoprosencephaly")
 
 
-def draw(label: str, rng: np.random.Generator, size: int = 40) -> np.ndarray:
+def draw(label: str, rng: np.random.Generator, size: int = 64) -> np.ndarray:
     """A grey image whose bright shape depends on the class (learnable by a tiny network)."""
     img = rng.normal(40, 12, (size, size)).clip(0, 255)
     yy, xx = np.mgrid[:size, :size]

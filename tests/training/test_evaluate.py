@@ -120,3 +120,35 @@ def test_no_usable_labels_is_exit_2(tiny_run, tmp_path, caplog):
 def test_missing_bundle_is_exit_2(tiny_manifest, tmp_path, caplog):
     assert main(eval_args(tmp_path / "nope", tiny_manifest, tmp_path / "out")) == 2
     assert "not a model bundle folder" in caplog.text
+
+
+def test_out_of_domain_inputs_measure_the_detector(tiny_run, tiny_manifest, tmp_path):
+    """--ood: the domain section reports each out-of-domain set (share flagged, reasons) and
+    the detector's AUROC against the in-domain data; patients use assessable views only."""
+    from PIL import Image
+
+    ood = tmp_path / "ood"
+    ood.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):  # colour noise (not B-mode) and greyscale checkerboards (model's call)
+        Image.fromarray(rng.integers(0, 255, (80, 80, 3), np.uint8)).save(ood / f"colour{i}.png")
+        board = ((np.indices((80, 80)).sum(0) // (4 + i)) % 2 * 255).astype(np.uint8)
+        Image.fromarray(board).save(ood / f"board{i}.png")
+    out = tmp_path / "eval"
+    assert main(eval_args(tiny_run / "bundle", tiny_manifest, out, "--ood", str(ood))) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    domain = m["domain"]
+    assert domain["in_domain"]["images"] == m["data"]["images"]
+    (source,) = domain["out_of_domain"]
+    summary = domain["out_of_domain"][source]
+    assert summary["images"] == 12
+    # The colour-noise images fail a model-free check (which one depends on the picture).
+    assert sum(summary["by_reason"].values()) >= 6
+    assert set(summary["by_reason"]) <= {"not_bmode", "blank", "out_of_distribution"}
+    detector = summary["detector"]
+    assert 0.0 <= detector["auroc_mahalanobis"] <= 1.0 and detector["flagged_out_of_domain"] >= 0.5
+    assert "What the model can assess" in (out / "report.html").read_text()
+    with open(out / "images.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {"assessable", "reason", "ood_score", "plane"} <= set(rows[0])
+    assert all(r["ood_score"] for r in rows if not r["error"])
