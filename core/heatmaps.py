@@ -3,7 +3,7 @@
 Showing a map over an image (upsampling, colouring, overlay, legend) needs no torch and lives
 in ``core.heatmap_overlay``, with the method names; this module is for whoever runs the model.
 
-Why the forward pass suffices (DESIGN "Heatmaps for free"): for a ResNet, Grad-CAM on
+Why the forward pass suffices (docs/design.md §3, "Heatmaps for free"): for a ResNet, Grad-CAM on
 ``layer4`` with the raw logit of class k as target weights each channel by the mean of
 d logit_k / d A = W_fc[k] / (H*W), a constant over space. So Grad-CAM_k = ReLU(W_fc[k] . A)
 up to a positive factor, which min-max scaling removes. One small matrix product over the

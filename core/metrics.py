@@ -249,7 +249,10 @@ def evaluate_level(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> dict:
-    """``classification_metrics`` plus ``ci95`` (patient bootstrap): one section of metrics.json."""
+    """``classification_metrics`` plus ``ci95`` (patient bootstrap): one section of metrics.json.
+    With no rows (e.g. no patient the model could assess) every figure is None, n is 0."""
+    if not len(y_true):
+        return empty_level(class_names)
     metrics = classification_metrics(y_true, probs, class_names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn warns on replicates with one class; handled
@@ -257,6 +260,19 @@ def evaluate_level(
             y_true, probs, patient_ids, class_names, n_boot=n_boot, seed=seed
         )
     return metrics
+
+
+def empty_level(class_names: Sequence[str]) -> dict:
+    """The section of a level with nothing to score: the same keys, no figures."""
+    names, k = list(class_names), len(class_names)
+    stats = dict.fromkeys(("sensitivity", "specificity", "ppv", "npv", "auroc"))
+    return {
+        "n": 0, "accuracy": None, "auroc_macro": None, "auroc_classes_absent": names,
+        "per_class": {name: stats | {"support": 0} for name in names},
+        "confusion": [[0] * k for _ in range(k)],
+        "confusion_axes": "rows = truth, columns = prediction, in class_names order",
+        "class_names": names, "ci95": {},
+    }  # fmt: skip
 
 
 def exact_accuracy_ci(n_correct: int, n: int, level: float = 0.95) -> dict | None:

@@ -1,4 +1,4 @@
-"""Background operations (Anki's QueryOp pattern, DESIGN §8).
+"""Background operations (Anki's QueryOp pattern, docs/design.md §3).
 
 ``OpRunner.run(fn, on_success, on_failure)`` runs one plain, synchronous core call on a
 thread-pool thread and delivers its result or its exception on the GUI thread. The core call

@@ -1,4 +1,4 @@
-"""De-identified display: which header fields may be shown (DESIGN §5).
+"""De-identified display: which header fields may be shown (docs/design.md §4).
 
 Conservative on purpose: any tag whose keyword suggests a person, a place, a date or an
 identifier is hidden, plus tags with no keyword (private or unknown meaning). A few UIDs

@@ -1,4 +1,4 @@
-"""The one thread that owns the model (DESIGN §3).
+"""The one thread that owns the model (docs/design.md §3).
 
 ``ModelWorker`` lives in its own QThread and is the only code that touches the ``Predictor``
 (which is not thread-safe). ``ModelService`` lives in the GUI thread: it numbers every request,

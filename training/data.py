@@ -183,7 +183,7 @@ def data_summary(refs: Sequence[ImageRef], class_names: Sequence[str]) -> dict:
 
 
 def write_manifest(path: Path, refs: Sequence[ImageRef]) -> None:
-    """A manifest CSV of ``refs`` (one row per file; paths relative to the CSV, as DESIGN says)."""
+    """A manifest CSV of ``refs`` (one row per file; paths relative to the CSV, docs/data-formats.md)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     seen = set()

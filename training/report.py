@@ -214,7 +214,9 @@ def render_report(
     table = patient_table(refs, probs, class_names, rule, assessable, temperature)
     figs = [
         roc_figure(image_truth(refs, class_names), probs, class_names, "ROC, images (one-vs-rest)"),
-        roc_figure(table.truth, table.probs, class_names, f"ROC, patients ({rule})"),
+        roc_figure(table.truth, table.probs, class_names, f"ROC, patients ({rule})")
+        if len(table.truth)
+        else None,
         confusion_figure(metrics["image"]["confusion"], class_names, "confusion, images"),
         confusion_figure(metrics["patient"]["confusion"], class_names, "confusion, patients"),
         reliability_figure(metrics["calibration"]["image"], "reliability, images"),
@@ -237,7 +239,7 @@ def render_report(
         per_class_table(metrics["patient"]),
         "<h2>Per class, images</h2>",
         per_class_table(metrics["image"]),
-        "<h2>Plots</h2><div class='figs'>" + "".join(png_tag(f) for f in figs) + "</div>",
+        "<h2>Plots</h2><div class='figs'>" + "".join(png_tag(f) for f in figs if f) + "</div>",
         "<h2>Subgroups (patients)</h2><h3>gestational age (weeks)</h3>",
         subgroup_table(metrics["subgroups"]["ga_bin"]["patient"], class_names),
         "<h3>site</h3>",

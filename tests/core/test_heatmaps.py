@@ -1,4 +1,4 @@
-"""The forward-pass class-activation maps equal pytorch-grad-cam's Grad-CAM (DESIGN §3)."""
+"""The forward-pass class-activation maps equal pytorch-grad-cam's Grad-CAM (docs/design.md §3)."""
 
 import numpy as np
 import pytest

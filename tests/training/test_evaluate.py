@@ -1,4 +1,4 @@
-"""cnsight-eval: the DESIGN contract for metrics.json, the report, and unreadable images."""
+"""cnsight-eval: the documented contract for metrics.json (docs/training.md), the report, and unreadable images."""
 
 import csv
 import json
