@@ -13,7 +13,8 @@
 # bench/demo_model_compare.sh, which also compares against the previous demo model.
 #
 # Knobs (environment): PATIENTS_PER_SEED (50), SEEDS ("201 202 203 204"), EPOCHS (3), CROP (128),
-# TIME_LIMIT (minutes of training, 30), WORKERS (2), INIT (the previous bundle's weights), PY.
+# TIME_LIMIT (minutes of training, 30), WORKERS (2), LR (3e-4), INIT (the previous bundle's
+# weights), TRAIN (an existing merged training manifest to reuse instead of new phantoms), PY.
 set -euo pipefail
 : "${OUT:?set OUT to a results folder}"
 PY=${PY:-.venv/bin/python}
@@ -24,6 +25,7 @@ CROP=${CROP:-128}
 TIME_LIMIT=${TIME_LIMIT:-30}
 WORKERS=${WORKERS:-2}
 INIT=${INIT:-resources/demo_model/model.safetensors}
+LR=${LR:-3e-4}
 WORK=${WORK:-$OUT/work}
 export PYTHONUNBUFFERED=1
 mkdir -p "$OUT" "$WORK"
@@ -31,17 +33,22 @@ exec > >(tee -a "$OUT/script.log") 2>&1
 start=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - start )) s] $*"; }
 
-stamp "phantoms: training seeds $SEEDS x $PATIENTS_PER_SEED patients (PNG + DICOM)"
-for s in $SEEDS; do
-  [ -f "$WORK/train/s$s/manifest.csv" ] || \
-    "$PY" -m phantoms.cli "$WORK/train/s$s" --patients "$PATIENTS_PER_SEED" --seed "$s" --format both --quiet
-done
-"$PY" bench/merge_manifests.py "$WORK/train"
+if [ -n "${TRAIN:-}" ]; then
+  stamp "reusing the training phantoms of $TRAIN"
+else
+  stamp "phantoms: training seeds $SEEDS x $PATIENTS_PER_SEED patients (PNG + DICOM)"
+  for s in $SEEDS; do
+    [ -f "$WORK/train/s$s/manifest.csv" ] || \
+      "$PY" -m phantoms.cli "$WORK/train/s$s" --patients "$PATIENTS_PER_SEED" --seed "$s" --format both --quiet
+  done
+  "$PY" bench/merge_manifests.py "$WORK/train"
+  TRAIN="$WORK/train/manifest.csv"
+fi
 
 stamp "fine-tuning from $INIT at $CROP px, pad-to-square framing, on the CPU"
-"$PY" -m training.train --data "$WORK/train/manifest.csv" --out "$WORK/run" --arch resnet34 \
+"$PY" -m training.train --data "$TRAIN" --out "$WORK/run" --arch resnet34 \
   --init-weights "$INIT" --framing pad_to_square --crop "$CROP" --resize "$CROP" \
-  --epochs "$EPOCHS" --batch-size 32 --lr 3e-4 --warmup-epochs 0.2 --aug-scale 0.6 1.0 \
+  --epochs "$EPOCHS" --batch-size 32 --lr "$LR" --warmup-epochs 0.2 --aug-scale 0.6 1.0 \
   --aggregation auto --time-limit "$TIME_LIMIT" --workers "$WORKERS" --device cpu --seed 0 \
   --half --no-progress --no-tensorboard \
   --name "cnsight-demo-phantoms-resnet34-$CROP-fov" \

@@ -71,6 +71,8 @@ class NetworkOutputs:
     pooled: torch.Tensor  # N x C
 
 
+#: fit_temperature's clip range: a fit that ends at either bound is not a calibration.
+T_BOUNDS = (0.05, 20.0)
 #: Fewest labelled validation patients a patient temperature is fitted on.
 MIN_PATIENTS_FOR_TEMPERATURE = 10
 
@@ -83,6 +85,15 @@ def fit_patient_temperature(
     table = patient_table(refs, calibrated, names, rule)
     if rule == "majority_vote" or len(table.truth) < MIN_PATIENTS_FOR_TEMPERATURE:
         return None, {"patients": len(table.truth), "fitted": False}
+    if np.all(table.probs.argmax(1) == table.truth):
+        # Every validation patient right: the NLL keeps falling as T -> 0, so no temperature
+        # is supported by these patients; the figure stays a score (labelled so).
+        log.info("patient temperature not identifiable: every validation patient is right")
+        return None, {
+            "patients": len(table.truth),
+            "fitted": False,
+            "why": "every validation patient is right: no temperature is identifiable (bound 0)",
+        }
     log_pooled = torch.from_numpy(np.log(np.clip(table.probs, 1e-6, 1.0)))
     truth = torch.from_numpy(table.truth)
     t = fit_temperature(log_pooled, truth)
@@ -93,6 +104,12 @@ def fit_patient_temperature(
         "nll_before": float(nll(log_pooled, truth)),
         "nll_after": float(nll(log_pooled / t, truth)),
     }
+    if not T_BOUNDS[0] * 1.01 < t < T_BOUNDS[1] * 0.99:
+        # At a bound the NLL kept falling: the validation patients are (nearly) separated, so
+        # any sharper T looks better and the fit says nothing about unseen patients. The
+        # figure then stays a score (labelled so) rather than a falsely certain probability.
+        log.info("patient temperature not identifiable (fit ran to the bound %.2f): a score", t)
+        return None, report | {"fitted": False, "why": f"the fit ran to the bound {t:.2f}"}
     log.info("patient temperature %.3f (validation patient NLL %.4f -> %.4f)", t,
              report["nll_before"], report["nll_after"])  # fmt: skip
     return t, report
