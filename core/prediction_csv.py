@@ -77,6 +77,15 @@ def image_row(
     return row if label is False else [*row, label or ""]
 
 
+def prediction_row(class_names: Sequence[str], patient_id: str, path: str, prediction) -> list:
+    """One image row from an ``ImagePrediction`` (probabilities, domain check, score, plane);
+    ``path`` is what the row names the image by (the file, or a de-identified label)."""
+    return image_row(
+        class_names, patient_id, path, prediction.ref.frame, prediction.probs,
+        check=prediction.check, ood_score=prediction.ood_score, plane=prediction.plane,
+    )  # fmt: skip
+
+
 def patient_header(class_names: Sequence[str], with_label: bool = False) -> list[str]:
     return [
         "patient_id", "pred", *prob_columns(class_names), "n_images", "rule", "top_images",

@@ -132,18 +132,7 @@ def write_predictions_csv(path: Path, vm: CohortViewModel) -> tuple[Path, Path]:
                 if pred is None:
                     continue
                 where = vm.image_label(ref) if vm.deidentified else str(ref.path)
-                w.writerow(
-                    prediction_csv.image_row(
-                        names,
-                        pid,
-                        where,
-                        ref.frame,
-                        pred.probs,
-                        check=pred.check,
-                        ood_score=pred.ood_score,
-                        plane=pred.plane,
-                    )  # fmt: skip
-                )
+                w.writerow(prediction_csv.prediction_row(names, pid, where, pred))
     with open(patients_path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(prediction_csv.patient_header(names))

@@ -113,18 +113,8 @@ class CsvWriters:
         )
 
     def prediction_row(self, patient_id: str, pred: ImagePrediction):
-        ref = pred.ref
         self.images.writerow(
-            prediction_csv.image_row(
-                self.class_names,
-                patient_id,
-                str(ref.path),
-                ref.frame,
-                pred.probs,
-                check=pred.check,
-                ood_score=pred.ood_score,
-                plane=pred.plane,
-            )  # fmt: skip
+            prediction_csv.prediction_row(self.class_names, patient_id, str(pred.ref.path), pred)
         )
 
     def patient_row(self, patient_id: str, verdict, rule: str):
