@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 import warnings
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -113,7 +114,18 @@ def make_loader(
         pin_memory=pin_memory,
         persistent_workers=False,
         worker_init_fn=_one_thread_per_worker if workers else None,
+        multiprocessing_context=_worker_context() if workers else None,
     )
+
+
+def _worker_context() -> str:
+    """Workers start from a fork server, not by forking this process: a process that has run
+    threads (BLAS, OpenMP, a CUDA context) can hand a forked child a lock held by a thread that
+    does not exist there, and the child waits forever (seen: cross-validation's second fold,
+    after the first fold's domain statistics). The server preloads the data modules, so a
+    worker starts in a fraction of a second."""
+    multiprocessing.set_forkserver_preload(["training.data", "core.imaging", "core.augment"])
+    return "forkserver"
 
 
 def _one_thread_per_worker(_worker_id: int) -> None:

@@ -31,3 +31,17 @@ def test_auto_rule_is_refused_with_a_clear_message(tiny_manifest, tmp_path, capl
     assert main(args) == 2
     assert "pass a fixed --aggregation" in caplog.text
     assert not (tmp_path / "cv" / "fold0").exists()  # refused before any training
+
+
+def test_dataloader_workers_start_cleanly_in_every_fold(tiny_manifest, tmp_path):
+    """With DataLoader workers, the second fold starts workers after the first fold's domain
+    statistics (BLAS threads in this process): the workers come from a fork server, so no
+    child inherits a held lock (forking this process hung here). Each fold's test images are
+    checked by its own bundle's domain statistics."""
+    out = tmp_path / "cv"
+    args = tiny_args(tiny_manifest, out, "--epochs", "1", "--folds", "2", "--bootstrap", "10")
+    args[args.index("--workers") + 1] = "1"
+    assert main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["folds"]) == 2
+    assert all(0.0 <= f["test_images_assessable"] <= 1.0 for f in metrics["folds"])
