@@ -76,10 +76,12 @@ def patient_badge(verdict: PatientPrediction) -> tuple[str, str]:
 def verdict_details(verdict: PatientPrediction) -> str:
     """Rule, what it rests on, flags and what the figure is - the lines under the verdict."""
     if not verdict.assessable:
-        return (
-            f"None of the {verdict.n_images} images is one this model can assess "
-            f"({OUTSIDE_DOMAIN}): no verdict."
+        which = (
+            "The image is not"
+            if verdict.n_images == 1
+            else f"None of the {verdict.n_images} images is"
         )
+        return f"{which} one this model can assess ({OUTSIDE_DOMAIN}): no verdict."
     lines = [
         f"Rule: {verdict.rule.replace('_', ' ')} — {verdict.rule_text}; over "
         f"{verdict.counts_text} (a cine is one view)."

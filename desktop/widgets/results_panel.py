@@ -115,13 +115,15 @@ class ResultsPanel(QWidget):
         self.setObjectName("resultsPanel")
         self.image_name = QLabel()
         self.image_name.setObjectName("muted")
+        # A long file name must not widen the panel past its dock (and clip everything else).
+        self.image_name.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.image_bars = ProbabilityBars()
         self.image_plane = QLabel()
         self.image_plane.setObjectName("muted")
         self.image_note = QLabel()
         self.image_note.setObjectName("muted")
         self.image_note.setWordWrap(True)
-        self.show_anyway = QPushButton("Show the model's output anyway")
+        self.show_anyway = QPushButton("Show anyway")
         self.show_anyway.setObjectName("showAnyway")
         self.show_anyway.setToolTip(
             "This image is outside what the model was validated for: its class output is not "
@@ -175,6 +177,7 @@ class ResultsPanel(QWidget):
         vm = self.vm
         ref, pred = vm.current_ref, vm.current_prediction
         self.image_name.setText(vm.image_label(ref) if ref else "No image")
+        self.image_name.setToolTip(self.image_name.text())
         visible = vm.output_visible(ref)
         self.image_bars.set_values(vm.class_names, pred.probs if visible else None)
         self.image_plane.setText(plane_text(pred) if visible else "")
