@@ -61,7 +61,9 @@ def image_badge(prediction, class_names: tuple[str, ...]) -> tuple[str, str]:
 def patient_figure(verdict: PatientPrediction) -> str:
     """The verdict's figure: a calibrated probability, or a score labelled as one."""
     value = float(verdict.probs.max())
-    return percent(value, 0) if verdict.calibrated else f"score {value:.2f}"
+    if verdict.calibrated:
+        return percent(value, 0)
+    return "score > 0.99" if value > 0.99 else f"score {value:.2f}"  # never "1.00" either
 
 
 def patient_badge(verdict: PatientPrediction) -> tuple[str, str]:
