@@ -16,9 +16,11 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
+from core.domain import REASONS
+
 from .. import theme
 from ..rendering import deidentify_pixels, to_qimage
-from ..verdict_text import NOT_ASSESSABLE_TEXT, percent, short_name
+from ..verdict_text import NOT_ASSESSABLE_TEXT, outside_sentence, percent, short_name
 from ..viewmodels.cohort import CohortViewModel
 from ..viewmodels.groups import patient_key
 
@@ -158,7 +160,13 @@ class ThumbnailStrip(QListWidget):
                 text, colour = "unreadable", theme.FAILED_COLOUR
             item.setData(PRED_ROLE, text)
             item.setData(COLOUR_ROLE, colour)
-            item.setData(DETAIL_ROLE, f"cine · {group.n_frames} frames" if group.is_cine else "")
+            detail = f"cine · {group.n_frames} frames" if group.is_cine else ""
+            check = self.vm.group_check(group) if self.show_predictions else None
+            outside = check is not None and self.vm.group_probabilities(group) is None
+            if outside:  # say why under the grey badge; the whole sentence in the tooltip
+                detail = REASONS.get(check.reason, check.reason)
+            item.setData(DETAIL_ROLE, detail)
+            item.setToolTip(outside_sentence(check) if outside else "")
 
     def set_show_predictions(self, on: bool) -> None:
         if on != self.show_predictions:
