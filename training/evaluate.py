@@ -23,6 +23,7 @@ import numpy as np
 from core import prediction_csv
 from core.aggregation import RULES
 from core.bundle import load_bundle
+from core.devices import DEFAULT_DEVICE, DEVICES
 from core.errors import CNSightError
 from core.metrics import json_ready
 from core.predictor import Predictor
@@ -61,7 +62,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, required=True, help="output folder (metrics.json, report.html, CSVs)"
     )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--device", default=DEFAULT_DEVICE, help=f"{', '.join(DEVICES)} or cuda:N")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument(
         "--rule",

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from core.aggregation import RULES
+from core.devices import DEFAULT_DEVICE, DEVICES
 from core.errors import CNSightError
 from core.feature_domain import DEFAULT_KEEP
 from core.model import ARCHITECTURES, pick_device
@@ -178,7 +179,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--aug-gamma", type=float, default=0.2)
     g.add_argument("--aug-speckle", type=float, default=0.15)
     g = p.add_argument_group("runtime")
-    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    g.add_argument("--device", default=DEFAULT_DEVICE, help=f"{', '.join(DEVICES)} or cuda:N")
     g.add_argument("--workers", type=int, default=4, help="DataLoader worker processes")
     g.add_argument(
         "--amp",
