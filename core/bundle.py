@@ -65,6 +65,11 @@ class ModelCard:
     def class_names(self) -> tuple[str, ...]:
         return self.taxonomy.class_names
 
+    def patient_temperature_for(self, rule: str) -> float | None:
+        """The patient temperature belongs to the bundle's own rule: another rule's pooled
+        figure was never calibrated, so it stays a score (None)."""
+        return self.patient_temperature if rule == self.aggregation else None
+
     @property
     def has_domain(self) -> bool:
         """Whether the bundle can tell images unlike its training data (``domain`` section:

@@ -11,7 +11,7 @@ Why this and not a score of the logits (max softmax probability, energy): the fa
 a model that is *confident* on images unlike anything it was trained on (real fetal heads read
 "rachischisis 99%" by a phantom-trained model). Logit scores measure exactly that confidence and
 inherit its failure; the distance in feature space does not depend on which class wins.
-``cnsight-eval`` reports both side by side (docs/benchmarks.md).
+``cnsight-eval`` reports the max-softmax baseline beside it (docs/benchmarks.md).
 
 Fitting: class means and the shared covariance from the training split (images seen without
 augmentation); the covariance is shrunk (Ledoit-Wolf) because 512 features are estimated from a
@@ -90,6 +90,20 @@ def fit_gaussians(
     return means.astype(np.float32), whitener.astype(np.float32)
 
 
+def fit_feature_domain(
+    fit_features: np.ndarray,
+    fit_labels: np.ndarray,
+    n_classes: int,
+    threshold_features: torch.Tensor,
+    keep: float = DEFAULT_KEEP,
+) -> tuple[FeatureDomain, np.ndarray]:
+    """The domain of the training features, thresholded on held-out (validation) features;
+    also returns those held-out distances (for the card's description)."""
+    means, whitener = fit_gaussians(fit_features, fit_labels, n_classes)
+    distances = FeatureDomain(means, whitener, threshold=1.0).distances(threshold_features)
+    return FeatureDomain(means, whitener, threshold_for(distances, keep)), distances
+
+
 def threshold_for(validation_distances: np.ndarray, keep: float = DEFAULT_KEEP) -> float:
     """The distance below which ``keep`` of the in-domain validation images lie."""
     if not 0.5 <= keep < 1.0:
@@ -98,10 +112,3 @@ def threshold_for(validation_distances: np.ndarray, keep: float = DEFAULT_KEEP) 
     if d.size == 0:
         raise ValueError("no validation images to set the out-of-distribution threshold on")
     return float(np.quantile(d, keep, method="higher"))
-
-
-def energy(logits: torch.Tensor, temperature: float = 1.0) -> np.ndarray:
-    """Energy score (Liu et al. 2020), -T logsumexp(logits / T): higher = less in-domain.
-    Reported beside the Mahalanobis score in evaluation; not used to decide."""
-    t = float(temperature)
-    return (-t * torch.logsumexp(logits.float() / t, dim=1)).cpu().numpy().astype(np.float64)

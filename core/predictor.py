@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .bundle import ModelBundle
-from .domain import DomainCheck, check_image, out_of_distribution
+from .domain import ASSESSABLE, DomainCheck, check_image, out_of_distribution
 from .errors import CancelledError
 from .heatmaps import cams_from_features, compute_cam
 from .model import FeatureTap, pick_device, plane_head
@@ -35,7 +35,7 @@ class ImagePrediction:
     probs: np.ndarray  # (K,) calibrated softmax probabilities, in the bundle's class order
     cams: np.ndarray  # (K, h, w) class-activation maps in [0, 1] (ReLU + min-max), layer4 grid
     input_box: Box  # part of the full image the model input covers (for placing the maps)
-    check: DomainCheck = DomainCheck(True, "", "")  # can the model assess this image at all?
+    check: DomainCheck = ASSESSABLE  # can the model assess this image at all?
     ood_score: float | None = None  # distance to the training data / threshold (> 1: outside)
     plane: str | None = None  # the plane the plane head sees (None: no plane head)
     plane_prob: float | None = None

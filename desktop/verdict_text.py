@@ -48,16 +48,6 @@ def outside_sentence(check: DomainCheck) -> str:
     return f"{outside_badge(check)[:1].upper()}{outside_badge(check)[1:]}. {detail}".strip()
 
 
-def image_badge(prediction, class_names: tuple[str, ...]) -> tuple[str, str]:
-    """(text, colour) of an image's prediction; grey and classless when not assessable."""
-    if not prediction.assessable:
-        return NOT_ASSESSABLE_TEXT, theme.PENDING_COLOUR
-    name = class_names[prediction.pred_index]
-    return f"{short_name(name)} {percent(float(prediction.probs.max()), 0)}", theme.verdict_colour(
-        name
-    )
-
-
 def patient_figure(verdict: PatientPrediction) -> str:
     """The verdict's figure: a calibrated probability, or a score labelled as one."""
     value = float(verdict.probs.max())

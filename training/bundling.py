@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from core.bundle import ModelCard, save_bundle
-from core.feature_domain import FeatureDomain, fit_gaussians, threshold_for
+from core.feature_domain import FeatureDomain, fit_feature_domain
 from core.metrics import calibration
 from core.model import HEATMAP_LAYER, FeatureTap, plane_head
 from core.records import ImageRef
@@ -280,10 +280,10 @@ def fit_domain(
         train = [train[i] for i in sorted(rng.choice(len(train), args.domain_fit_images, False))]
     fit_on = collect_outputs(model, train, data, args, device, "domain statistics")
     labels = image_truth(fit_on.refs, data.taxonomy.class_names)
-    means, whitener = fit_gaussians(fit_on.pooled.numpy(), labels, len(data.taxonomy))
-    probe = FeatureDomain(means, whitener, threshold=1.0)
-    distances = probe.distances(validation.pooled)
-    threshold = threshold_for(distances, args.domain_keep)
+    domain, distances = fit_feature_domain(
+        fit_on.pooled.numpy(), labels, len(data.taxonomy), validation.pooled, args.domain_keep
+    )
+    threshold = domain.threshold
     kept = float(np.mean(distances <= threshold))
     section = {
         "feature": f"global average of {HEATMAP_LAYER} (the class head's input)",
@@ -301,7 +301,7 @@ def fit_domain(
         "domain statistics on %d training images; threshold %.3f keeps %.1f%% of %d validation images",
         len(fit_on.refs), threshold, 100 * kept, len(validation.refs),
     )  # fmt: skip
-    return FeatureDomain(means, whitener, threshold), section
+    return domain, section
 
 
 def plane_accuracy(model: torch.nn.Module, outputs: NetworkOutputs, planes: Sequence[str]) -> dict:

@@ -239,8 +239,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         }
     if not predictions.refs:
         raise TrainingError(f"{args.data}: none of the {len(refs)} labelled images could be read")
-    # The patient temperature belongs to the bundle's own rule; another --rule stays a score.
-    temperature = bundle.card.patient_temperature if rule == bundle.card.aggregation else None
+    temperature = bundle.card.patient_temperature_for(rule)
     metrics = score_predictions(
         predictions.refs,
         predictions.probs,

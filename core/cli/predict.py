@@ -225,7 +225,7 @@ class _PredictJob:
                 self.rule,
                 views=[str(p.ref.path) for p in preds],
                 assessable=[p.assessable for p in preds],
-                temperature=card.patient_temperature if self.rule == card.aggregation else None,
+                temperature=card.patient_temperature_for(self.rule),
             )
             if preds
             else None

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from core.bundle import ModelCard, save_bundle
-from core.feature_domain import FeatureDomain, fit_gaussians, threshold_for
+from core.feature_domain import fit_feature_domain
 from core.model import FeatureTap, build_model
 from core.preprocess import PreprocessSpec, prepare
 from core.records import ImageRef, LoadedImage
@@ -58,10 +58,9 @@ def _pooled(model, images: list[LoadedImage], spec: PreprocessSpec) -> torch.Ten
 def fit_domain(model, images, threshold_images, spec: PreprocessSpec, n_classes: int):
     """Feature-domain statistics of ``images`` (all called class 0, as one Gaussian)."""
     pooled = _pooled(model, images, spec)
-    means, whitener = fit_gaussians(pooled.numpy(), np.zeros(len(images), int), n_classes)
-    probe = FeatureDomain(means, whitener, threshold=1.0)
     held_out = _pooled(model, threshold_images or images, spec)
-    return FeatureDomain(means, whitener, threshold_for(probe.distances(held_out)))
+    labels = np.zeros(len(images), int)
+    return fit_feature_domain(pooled.numpy(), labels, n_classes, held_out)[0]
 
 
 def random_image(h=80, w=96, seed=0, region=None, name="img.png") -> LoadedImage:
