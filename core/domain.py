@@ -16,8 +16,9 @@ model, on the pixels and the DICOM header only (numpy + OpenCV, a few ms at 800 
 
 ``check_image`` runs them in that order and returns the first that fails. Images that pass are
 still scored by the model-based out-of-distribution score (Mahalanobis distance on the
-network's penultimate features, ``core.predictor``); ``out_of_distribution(score, threshold)``
-writes that verdict in the same form.
+network's features, ``core.predictor``); ``out_of_distribution(score, threshold)`` writes that
+verdict in the same form. ``INVALID_OUTPUT`` is the verdict on an image whose model output is
+not a finite number (a corrupted or overflowing network): such a result is never a class.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ REASONS = {
     "blank": "blank image",
     "not_bmode": "not B-mode greyscale",
     "out_of_distribution": "unlike the training images",
+    "invalid_output": "no valid model output",
 }
 
 # --- too_small ---------------------------------------------------------------------------------
@@ -269,3 +271,13 @@ def out_of_distribution(score: float, threshold: float) -> DomainCheck:
         "the image does not look like the fetal head and spine ultrasound the model was "
         f"trained on ({detail}): its label would not be meaningful",
     )
+
+
+#: The model's output for the image is not a finite number: never read as a class (an argmax
+#: over NaN probabilities is the first class, "normal").
+INVALID_OUTPUT = DomainCheck(
+    False,
+    "invalid_output",
+    "the model's output for this image is not a finite number (the model or its input is "
+    "corrupted or out of range): there is no result to show",
+)

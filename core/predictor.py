@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .bundle import ModelBundle
-from .domain import ASSESSABLE, DomainCheck, check_image, out_of_distribution
+from .domain import ASSESSABLE, INVALID_OUTPUT, DomainCheck, check_image, out_of_distribution
 from .errors import CancelledError
 from .heatmaps import cams_from_features, compute_cam
 from .model import FeatureTap, pick_device, plane_head
@@ -86,7 +86,8 @@ class Predictor:
         batch = torch.stack([t for t, _ in prepared]).to(self.device)
         logits = self.model(batch)
         probs = torch.softmax(logits.float() / self.bundle.card.temperature, dim=1).cpu().numpy()
-        cams = cams_from_features(self._tap.output, self._fc_weight)
+        finite = np.isfinite(probs).all(axis=1)
+        cams = np.nan_to_num(cams_from_features(self._tap.output, self._fc_weight), nan=0.0)
         pooled = self._tap.pooled()
         self._tap.output = None
         scores = self._ood_scores(pooled)
@@ -97,7 +98,7 @@ class Predictor:
             results.append(
                 ImagePrediction(
                     ref=im.ref, probs=probs[i], cams=cams[i], input_box=prepared[i][1],
-                    check=self._check(im, None if scores is None else scores[i]),
+                    check=self._check(im, None if scores is None else scores[i], finite[i]),
                     ood_score=None if scores is None else float(scores[i]),
                     plane=plane, plane_prob=plane_prob,
                 )
@@ -116,10 +117,16 @@ class Predictor:
         return [(names[int(row.argmax())], float(row.max())) for row in p]
 
     @staticmethod
-    def _check(image: LoadedImage, score: float | None) -> DomainCheck:
-        """The model-free checks first (they name the plainer reason), then the score."""
+    def _check(image: LoadedImage, score: float | None, finite: bool = True) -> DomainCheck:
+        """The model-free checks first (they name the plainer reason), then whether the model
+        gave a number at all, then the score."""
         check = check_image(image)
-        if check.assessable and score is not None:
+        if not check.assessable:
+            return check
+        if not finite:
+            log.warning("%s: the model output is not finite; not assessed", image.ref.name)
+            return INVALID_OUTPUT
+        if score is not None:
             return out_of_distribution(score, 1.0)  # scores are relative to the threshold
         return check
 

@@ -109,3 +109,23 @@ def test_bundle_without_domain_statistics_gives_no_score(predictor):
     assert r.ood_score is None and r.plane is None and r.assessable
     (colour,) = predictor.predict([random_image()])  # RGB noise: the model-free checks still work
     assert colour.check.reason == "not_bmode"
+
+
+def test_non_finite_output_is_never_a_class(tiny_bundle):
+    """A corrupted network (here an infinite class bias) gives NaN probabilities; argmax would
+    read them as the first class, "normal". The image is not assessable instead."""
+    from core.aggregation import NOT_ASSESSABLE, aggregate_patient
+
+    bundle = load_bundle(tiny_bundle)
+    with Predictor(bundle, device="cpu") as p:
+        p.model.fc.bias.data[1] = float("inf")
+        results = p.predict([_ultrasound_like(s) for s in range(3)])
+    for r in results:
+        assert not r.assessable and r.check.reason == "invalid_output"
+        assert "not a finite number" in r.check.message
+        assert np.isfinite(r.cams).all()  # heatmaps stay drawable (empty), never NaN
+    patient = aggregate_patient(
+        "p", np.stack([r.probs for r in results]), [r.ref.key for r in results],
+        bundle.card.class_names, bundle.card.aggregation, assessable=[r.assessable for r in results],
+    )  # fmt: skip
+    assert patient.pred == NOT_ASSESSABLE
