@@ -11,6 +11,7 @@ from pathlib import Path
 from core.discovery.grouping import Entry, Found
 from core.errors import CancelledError, ImageReadError
 from core.imaging import is_candidate, probe_details
+from core.imaging.detect import CANDIDATE_EXTENSIONS
 from core.records import FileError
 
 log = logging.getLogger(f"cnsight.{__name__}")
@@ -24,20 +25,78 @@ def check_cancel(cancelled: CancelCheck) -> None:
         raise CancelledError("study discovery cancelled")
 
 
+def _resolves_inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` (a symbolic link, or below one) resolves to a place inside ``root``."""
+    try:
+        path.resolve(strict=True).relative_to(root)
+    except (ValueError, OSError, RuntimeError):  # outside, dangling, or a loop
+        return False
+    return True
+
+
+def _link_error(path: Path) -> FileError:
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return FileError(str(path), "symbolic link that leads nowhere (dangling or a loop)")
+    return FileError(
+        str(path), f"symbolic link to {target}, outside the folder being read: not followed"
+    )
+
+
+def _empty_folder_reason(folder: Path) -> str:
+    if folder.suffix.lower() in CANDIDATE_EXTENSIONS:
+        return f"a folder named like an image file ({folder.name}), not a file, and empty"
+    return "empty folder: no image or DICOM file"
+
+
 def walk_candidates(root: Path, found: Found, cancelled: CancelCheck = None) -> list[Path]:
     """Image/DICOM candidate files under ``root`` in a fixed order; hidden folders and files,
-    DICOMDIR files and non-candidates are skipped (counted in ``found.skipped``)."""
+    DICOMDIR files and non-candidates are skipped (counted in ``found.skipped``).
+
+    Symbolic links (to files or folders) are followed only when they resolve to a place
+    inside ``root``: a link out of the data folder, a dangling link or a loop is one
+    FileError. A folder named like an image file (``x.dcm``) and an empty folder are one
+    FileError each, so that nothing the user gave disappears without a row."""
 
     def on_error(exc: OSError) -> None:
         found.errors.append(FileError(str(exc.filename), f"cannot read folder: {exc.strerror}"))
 
+    try:
+        real_root = root.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        found.errors.append(FileError(str(root), f"cannot read folder: {exc}"))
+        return []
     files: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
+    visited = {real_root}  # real folders walked: a link back to one of them is a loop
+    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=True):
         check_cancel(cancelled)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        here = Path(dirpath)
+        kept = []
+        for d in sorted(dirnames):
+            sub = here / d
+            if d.startswith("."):
+                continue
+            if sub.is_symlink():
+                if not _resolves_inside(sub, real_root):
+                    found.errors.append(_link_error(sub))
+                    continue
+                target, real_here = sub.resolve(), here.resolve()
+                if target in visited or target == real_here or target in real_here.parents:
+                    found.errors.append(
+                        FileError(str(sub), f"symbolic link to {target}, a folder read already")
+                    )
+                    continue
+            visited.add(sub.resolve())
+            kept.append(d)
+        dirnames[:] = kept
+        if here != root and not kept and not any(not n.startswith(".") for n in filenames):
+            found.errors.append(FileError(str(here), _empty_folder_reason(here)))
         for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if name.upper() != "DICOMDIR" and is_candidate(path):
+            path = here / name
+            if path.is_symlink() and not _resolves_inside(path, real_root):
+                found.errors.append(_link_error(path))
+            elif name.upper() != "DICOMDIR" and is_candidate(path):
                 files.append(path)
             elif not name.startswith("."):
                 found.skipped += 1
@@ -65,7 +124,9 @@ def probe_into(
         found.errors.append(FileError(str(path), exc.reason))
         return
     for ref in probed.refs:
-        pid = patient_id or (ref.patient_id if probed.patient_id_in_header else folder_id)
+        from_folder = not patient_id and not probed.patient_id_in_header
+        pid = folder_id if from_folder else (patient_id or ref.patient_id)
         ref = replace(ref, patient_id=pid, **fields)
-        group = (pid, ref.study_uid if by_study else "")
+        # Files without a Patient ID are the folder's patient, whatever their study UIDs.
+        group = (pid, ref.study_uid if by_study and not from_folder else "")
         found.entries.append(Entry(ref=ref, group=group, instance_number=probed.instance_number))

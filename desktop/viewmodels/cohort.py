@@ -124,7 +124,14 @@ class CohortViewModel(QObject):
 
     def patient_label(self, index: int) -> str:
         """What the UI calls a patient: its id, or "Case N" in de-identified mode."""
-        return f"Case {index + 1}" if self.deidentified else self.patients[index].patient_id
+        if self.deidentified:
+            return f"Case {index + 1}"
+        pid = self.patients[index].patient_id
+        same = [i for i, p in enumerate(self.patients) if p.patient_id == pid]
+        if len(same) == 1:
+            return pid
+        # One patient id with two studies: two entries, never two rows that read the same.
+        return f"{pid} · study {same.index(index) + 1} of {len(same)}"
 
     def status(self, key: str) -> str:
         return self._status.get(key, PatientStatus.QUEUED)

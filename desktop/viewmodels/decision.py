@@ -46,13 +46,21 @@ class DecisionState(QObject):
         self.busy, self.error = busy, error
         self.changed.emit()
 
+    CHOOSE_CLASS = "Choose a class."
+    SET_RATING = "Set your confidence that the case is abnormal (move the slider or type it)."
+
     def missing(self) -> str:
         """What still has to be given before Submit ("" when ready)."""
         if self.class_call is None:
-            return "Choose a class."
+            return self.CHOOSE_CLASS
         if self.rating is None:
-            return "Set your confidence that the case is abnormal (move the slider or type it)."
+            return self.SET_RATING
         return ""
+
+    @classmethod
+    def hints(cls) -> tuple[str, ...]:
+        """Every text ``missing`` can give (the panel keeps room for the longest)."""
+        return (cls.CHOOSE_CLASS, cls.SET_RATING)
 
     @property
     def can_submit(self) -> bool:

@@ -2,14 +2,52 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QPainter, QPaintEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QWidget,
+)
 
 from core.heatmap_overlay import APP_HEATMAP_METHODS
 from core.taxonomy import display_name
 
 from ..viewmodels.cohort import CohortViewModel
 from ..viewmodels.viewer import ViewerState, frame_interval_ms
+
+
+class ElidedLabel(QLabel):
+    """One line that takes only the room it is given: elided at the right, never wider than its
+    layout lets it be (a QLabel's minimum width is its text's; this one's is zero)."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, super().minimumSizeHint().height())
+
+    def sizeHint(self) -> QSize:
+        return QSize(0, super().sizeHint().height())
+
+    def shown_text(self) -> str:
+        """What is painted: the text elided to the label's width."""
+        return self.fontMetrics().elidedText(
+            self.text(), Qt.TextElideMode.ElideRight, max(0, self.contentsRect().width())
+        )
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.setPen(self.palette().color(self.foregroundRole()))
+        p.setFont(self.font())
+        align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        p.drawText(self.contentsRect(), align, self.shown_text())
+        p.end()
 
 
 class HeatmapControls(QWidget):
@@ -31,7 +69,8 @@ class HeatmapControls(QWidget):
         self.opacity.setObjectName("heatmapOpacity")
         self.opacity.setRange(0, 100)
         self.opacity.setFixedWidth(120)
-        self.note = QLabel()
+        # A note ("computing Grad-CAM++…") must never widen the bar, hence the window.
+        self.note = ElidedLabel()
         self.note.setObjectName("muted")
         self._layout()
         self.toggle.toggled.connect(state.set_heatmap_on)
@@ -94,6 +133,7 @@ class HeatmapControls(QWidget):
 
     def set_note(self, text: str) -> None:
         self.note.setText(text)
+        self.note.setToolTip(text)
 
 
 class CineBar(QWidget):

@@ -22,6 +22,7 @@ from core.taxonomy import display_name
 from .. import theme
 from ..viewmodels.decision import DecisionState
 
+RECORDING = "Recording…"
 UNSET = -1  # the spin box's value while no rating is given (shown as "—")
 # The dark theme's radio indicators are hard to see; an unset rating shows a grey handle.
 _STYLE = f"""
@@ -121,6 +122,21 @@ class DecisionPanel(QWidget):
         lay.addWidget(self.hint)
         lay.addWidget(self.error)
 
+    def _reserve_hint_height(self) -> None:
+        """The hint keeps the height of its longest text at this width: a hint that wraps onto
+        a second line (or goes away) must not move the panel's buttons and slider."""
+        width = self.hint.width() if self.hint.width() > 0 else self.width() - 24
+        fm = self.hint.fontMetrics()
+        texts = (RECORDING, *self.decision.hints(), "x")
+        flags = int(Qt.TextFlag.TextWordWrap)
+        height = max(fm.boundingRect(0, 0, max(1, width), 10_000, flags, t).height() for t in texts)
+        if self.hint.minimumHeight() != height:
+            self.hint.setMinimumHeight(height)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._reserve_hint_height()
+
     def _rebuild_classes(self) -> None:
         for button in self.class_group.buttons():
             self.class_group.removeButton(button)
@@ -166,6 +182,7 @@ class DecisionPanel(QWidget):
             self.slider.style().unpolish(self.slider)
             self.slider.style().polish(self.slider)
         self.submit.setEnabled(d.can_submit)
-        self.hint.setText("Recording…" if d.busy else d.missing())
+        self.hint.setText(RECORDING if d.busy else d.missing())
+        self._reserve_hint_height()
         self.error.setText(d.error)
         self.error.setVisible(bool(d.error))

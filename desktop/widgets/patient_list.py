@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
@@ -40,56 +42,81 @@ def badge_for(vm: CohortViewModel, key: str) -> tuple[str, str]:
     return _STATUS_TEXT.get(status, status), colour
 
 
+@dataclass(frozen=True)
+class RowLayout:
+    """Where a patient row's parts go: the id on the first line, over the whole width (elided
+    only when it is longer than the row); the subtitle and the verdict badge share the second
+    line, the badge right-aligned and never wider than the row, the subtitle elided first."""
+
+    title: str
+    title_rect: QRect
+    title_font: QFont
+    subtitle: str
+    subtitle_rect: QRect
+    badge: str
+    badge_rect: QRect
+    badge_font: QFont
+
+
+ROW_HEIGHT = 48
+
+
+def row_layout(rect: QRect, font: QFont, title: str, subtitle: str, badge: str) -> RowLayout:
+    r = rect.adjusted(10, 4, -8, -4)
+    title_font = QFont(font)
+    title_font.setBold(True)
+    small = QFont(font)
+    small.setPointSizeF(font.pointSizeF() * 0.85)
+    tfm, sfm = QFontMetrics(title_font), QFontMetrics(small)
+    half = r.height() // 2
+    title_rect = QRect(r.left(), r.top(), r.width(), half)
+    shown_title = tfm.elidedText(title, Qt.TextElideMode.ElideMiddle, r.width())
+    badge_text = sfm.elidedText(badge, Qt.TextElideMode.ElideRight, r.width() - 14)
+    badge_w = sfm.horizontalAdvance(badge_text) + 14 if badge_text else 0
+    badge_h = sfm.height() + 4
+    bottom = QRect(r.left(), r.top() + half, r.width(), r.height() - half)
+    badge_rect = QRect(
+        r.right() - badge_w + 1, bottom.top() + (bottom.height() - badge_h) // 2, badge_w, badge_h
+    )
+    sub_w = max(0, r.width() - badge_w - 8)
+    subtitle_rect = QRect(r.left(), bottom.top(), sub_w, bottom.height())
+    shown_sub = sfm.elidedText(subtitle, Qt.TextElideMode.ElideRight, sub_w)
+    return RowLayout(
+        shown_title, title_rect, title_font, shown_sub, subtitle_rect, badge_text, badge_rect,
+        small,
+    )  # fmt: skip
+
+
 class _BadgeDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        return QSize(option.rect.width(), 44)
+        return QSize(option.rect.width(), ROW_HEIGHT)
 
     def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         p.save()
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         p.fillRect(option.rect, QColor("#2b4f78") if selected else QColor(theme.BASE))
-        r = option.rect.adjusted(10, 4, -8, -4)
-        small = QFont(option.font)
-        small.setPointSizeF(option.font.pointSizeF() * 0.85)
-        badge = index.data(BADGE_ROLE) or ""
-        badge_w = self._paint_badge(
-            p, r, badge, index.data(COLOUR_ROLE) or theme.PENDING_COLOUR, small
+        row = row_layout(
+            option.rect,
+            option.font,
+            index.data(Qt.ItemDataRole.DisplayRole) or "",
+            index.data(SUBTITLE_ROLE) or "",
+            index.data(BADGE_ROLE) or "",
         )
-        title_font = QFont(option.font)
-        title_font.setBold(True)
-        p.setFont(title_font)
+        left_middle = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        p.setFont(row.title_font)
         p.setPen(QColor(theme.TEXT))
-        title_w = r.width() - badge_w - 8  # long ids are elided, never drawn under the badge
-        title = p.fontMetrics().elidedText(
-            index.data(Qt.ItemDataRole.DisplayRole), Qt.TextElideMode.ElideMiddle, title_w
-        )
-        top_half = QRect(r.left(), r.top(), title_w, r.height() // 2 + 2)
-        p.drawText(top_half, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, title)
-        p.setFont(small)
+        p.drawText(row.title_rect, left_middle, row.title)
+        p.setFont(row.badge_font)
         p.setPen(QColor(theme.MUTED if not selected else "#cfd8e3"))
-        bottom_half = QRect(r.left(), r.top() + r.height() // 2, r.width(), r.height() // 2)
-        subtitle = index.data(SUBTITLE_ROLE) or ""
-        p.drawText(
-            bottom_half, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, subtitle
-        )
+        p.drawText(row.subtitle_rect, left_middle, row.subtitle)
+        if row.badge:
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(index.data(COLOUR_ROLE) or theme.PENDING_COLOUR))
+            p.drawRoundedRect(row.badge_rect, 8, 8)
+            p.setPen(QColor("#101215"))
+            p.drawText(row.badge_rect, Qt.AlignmentFlag.AlignCenter, row.badge)
         p.restore()
-
-    @staticmethod
-    def _paint_badge(p: QPainter, r: QRect, text: str, colour: str, font: QFont) -> int:
-        p.setFont(font)
-        fm = p.fontMetrics()
-        w = fm.horizontalAdvance(text) + 14
-        pill = QRect(
-            r.right() - w, r.top() + (r.height() // 2 - fm.height()) // 2, w, fm.height() + 4
-        )
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(QColor(colour))
-        p.drawRoundedRect(pill, 8, 8)
-        p.setPen(QColor("#101215"))
-        p.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        return w
 
 
 class PatientList(QListWidget):
@@ -146,6 +173,17 @@ class PatientList(QListWidget):
 
     def badge_text(self, row: int) -> str:
         return self.item(row).data(BADGE_ROLE)
+
+    def row_layout(self, row: int) -> RowLayout:
+        """How ``row`` is painted at the list's current width (for tests and tooltips)."""
+        item = self.item(row)
+        return row_layout(
+            self.visualItemRect(item),
+            self.font(),
+            item.text(),
+            item.data(SUBTITLE_ROLE) or "",
+            item.data(BADGE_ROLE) or "",
+        )
 
     def _on_row_changed(self, row: int) -> None:
         if row >= 0:

@@ -5,9 +5,12 @@ A cine (multi-frame file) is one entry; its probability is the mean over its fra
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 import numpy as np
 from PySide6.QtCore import QModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
 from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
@@ -52,6 +55,48 @@ def prediction_text(vm: CohortViewModel, group) -> tuple[str, str]:
     return f"{short_name(name)} {percent(float(probs[k]), 0)}", theme.verdict_colour(name)
 
 
+_FIGURE = re.compile(r"\s((?:[<>] )?[\d.]+%)$")
+
+
+@dataclass(frozen=True)
+class ThumbLines:
+    """The three lines beside a thumbnail, fitted to ``width``: the file name (elided in the
+    middle), the class and its figure (the class shortened, the figure always whole), the
+    detail (elided)."""
+
+    name: str
+    prediction: str
+    detail: str
+    width: int
+
+
+def fit_prediction(fm: QFontMetrics, text: str, width: int) -> str:
+    """``text`` ("Anencephaly > 99%") within ``width``: the class is elided, never the figure."""
+    if fm.horizontalAdvance(text) <= width:
+        return text
+    match = _FIGURE.search(text)
+    if match is None:
+        return fm.elidedText(text, Qt.TextElideMode.ElideRight, width)
+    figure = match.group(1)
+    room = width - fm.horizontalAdvance(" " + figure)
+    name = fm.elidedText(text[: match.start()], Qt.TextElideMode.ElideRight, max(0, room))
+    return f"{name} {figure}" if name else figure
+
+
+def thumb_lines(rect: QRect, font: QFont, name: str, prediction: str, detail: str) -> ThumbLines:
+    r = rect.adjusted(6, 5, -6, -5)
+    width = max(0, r.width() - THUMB_W - 10)
+    bold = QFont(font)
+    bold.setBold(True)
+    fm = QFontMetrics(font)
+    return ThumbLines(
+        fm.elidedText(name, Qt.TextElideMode.ElideMiddle, width),
+        fit_prediction(QFontMetrics(bold), prediction, width),
+        fm.elidedText(detail, Qt.TextElideMode.ElideRight, width),
+        width,
+    )
+
+
 class _ThumbDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         return QSize(option.rect.width(), THUMB_H + 10)
@@ -75,36 +120,28 @@ class _ThumbDelegate(QStyledItemDelegate):
                 box.top() + (THUMB_H - scaled.height()) // 2,
                 scaled,
             )
-        text_rect = QRect(box.right() + 10, r.top(), r.width() - THUMB_W - 10, r.height())
+        lines = thumb_lines(
+            option.rect,
+            option.font,
+            index.data(Qt.ItemDataRole.DisplayRole) or "",
+            index.data(PRED_ROLE) or "",
+            index.data(DETAIL_ROLE) or "",
+        )
+        text_rect = QRect(box.right() + 10, r.top(), lines.width, r.height())
         font = QFont(option.font)
         p.setFont(font)
-        p.setPen(QColor(theme.TEXT))
         fm = p.fontMetrics()
-        name = fm.elidedText(
-            index.data(Qt.ItemDataRole.DisplayRole), Qt.TextElideMode.ElideMiddle, text_rect.width()
-        )
-        p.drawText(
-            text_rect.adjusted(0, 4, 0, 0),
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-            name,
-        )
-        pred = index.data(PRED_ROLE) or ""
+        top_left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop
+        p.setPen(QColor(theme.TEXT))
+        p.drawText(text_rect.adjusted(0, 4, 0, 0), top_left, lines.name)
         p.setPen(QColor(index.data(COLOUR_ROLE) or theme.MUTED))
         bold = QFont(font)
         bold.setBold(True)
         p.setFont(bold)
-        p.drawText(
-            text_rect.adjusted(0, 4 + fm.height() + 4, 0, 0),
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-            pred,
-        )
+        p.drawText(text_rect.adjusted(0, 4 + fm.height() + 4, 0, 0), top_left, lines.prediction)
         p.setFont(font)
         p.setPen(QColor(theme.MUTED))
-        p.drawText(
-            text_rect.adjusted(0, 4 + 2 * (fm.height() + 4), 0, 0),
-            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-            index.data(DETAIL_ROLE) or "",
-        )
+        p.drawText(text_rect.adjusted(0, 4 + 2 * (fm.height() + 4), 0, 0), top_left, lines.detail)
         p.restore()
 
 
@@ -175,6 +212,17 @@ class ThumbnailStrip(QListWidget):
 
     def prediction_label(self, row: int) -> str:
         return self.item(row).data(PRED_ROLE)
+
+    def label_lines(self, row: int) -> ThumbLines:
+        """The lines painted beside thumbnail ``row`` at the strip's current width."""
+        item = self.item(row)
+        return thumb_lines(
+            self.visualItemRect(item),
+            self.font(),
+            item.text(),
+            item.data(PRED_ROLE) or "",
+            item.data(DETAIL_ROLE) or "",
+        )
 
     def _on_current_changed(self) -> None:
         patient = self.vm.current_patient
