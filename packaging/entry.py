@@ -1,20 +1,41 @@
-"""Entry point of the packaged app (PyInstaller). One executable, three roles:
-``cnsight`` (the app), ``cnsight predict ...`` (the batch predictor) and ``cnsight study ...``
-(reader-study analysis), so IT installs one folder that also serves scripted use."""
+"""Entry point of the packaged app (PyInstaller). One executable, three roles, chosen by the
+subcommand or by the name it was started as (the .deb's /usr/bin links):
+
+    cnsight [ARGS]                             the reading app
+    cnsight predict ARGS  | cnsight-predict ARGS   the batch predictor
+    cnsight study ARGS    | cnsight-study ARGS     reader studies (create, verify, analyze ...)
+
+so IT installs one folder that also serves scripted use."""
 
 import multiprocessing
+import os
 import sys
+
+ROLES = ("predict", "study")
+
+
+def role_and_args(argv: list[str]) -> tuple[str, list[str]]:
+    """(role, its arguments) from the command line: ``app``, ``predict`` or ``study``."""
+    name = os.path.basename(argv[0]) if argv else "cnsight"
+    for role in ROLES:
+        if name == f"cnsight-{role}":
+            return role, argv[1:]
+    if len(argv) > 1 and argv[1] in ROLES:
+        return argv[1], argv[2:]
+    return "app", argv[1:]
+
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()  # first: PyInstaller + torch DataLoader workers need it
-    if len(sys.argv) > 1 and sys.argv[1] == "predict":
+    role, args = role_and_args(sys.argv)
+    if role == "predict":
         from core.cli.predict import main as predict_main
 
-        sys.exit(predict_main(sys.argv[2:]))
-    if len(sys.argv) > 1 and sys.argv[1] == "study":
+        sys.exit(predict_main(args))
+    if role == "study":
         from core.cli.study import main as study_main
 
-        sys.exit(study_main(sys.argv[2:]))
+        sys.exit(study_main(args))
     from desktop.app import main
 
-    sys.exit(main())
+    sys.exit(main(args))
