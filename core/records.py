@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.measurements.calibration import Calibration
+
 #: (x0, y0, x1, y1) in pixels of the full image, end exclusive.
 Box = tuple[int, int, int, int]
 
@@ -104,6 +106,8 @@ class LoadedImage:
     frame_time_ms: float | None = None  # for cines: time between frames
     header: dict[str, str] = field(default_factory=dict)  # displayable tags (DICOM tag view)
     warning: str | None = None  # e.g. "modality CT is out of scope" (still displayed, flagged)
+    # Pixel -> mm (DICOM US regions, Pixel Spacing, Pixel Aspect Ratio); None: not known
+    calibration: Calibration | None = None
 
     @property
     def in_scope(self) -> bool:

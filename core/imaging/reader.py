@@ -12,6 +12,7 @@ from core.imaging.dicom_header import check_pixel_data, read_dicom_header
 from core.imaging.dicom_info import frame_time_ms, header_dict, modality_warning, ultrasound_region
 from core.imaging.dicom_pixels import to_display_rgb
 from core.imaging.raster import read_raster
+from core.measurements.calibration import calibration_from_dataset
 from core.records import ImageRef, LoadedImage
 
 log = logging.getLogger(f"cnsight.{__name__}")
@@ -40,6 +41,7 @@ def _read_dicom(ref: ImageRef, path: Path, force: bool) -> LoadedImage:
         frame_time_ms=frame_time_ms(ds) if n_frames > 1 else None,
         header=header_dict(ds),
         warning=modality_warning(modality),
+        calibration=calibration_from_dataset(ds),
     )
 
 
