@@ -17,10 +17,12 @@ from PySide6.QtCore import QObject, Signal
 
 from .background import OpRunner
 from .export import write_patient_report, write_predictions_csv
+from .measurement_export import measurements_csv_path, write_measurements_csv
 from .pipeline import AnalysisPipeline
 from .report_data import ReportData
 from .settings import AppSettings
 from .viewmodels.cohort import CohortViewModel
+from .viewmodels.measurements import MeasurementsViewModel
 
 log = logging.getLogger(f"cnsight.{__name__}")
 
@@ -76,10 +78,20 @@ def export_report(runner: OpRunner, reports: OpReports, path: Path, data: Report
     )
 
 
-def export_csv(reports: OpReports, path: Path, vm: CohortViewModel) -> None:
-    """Write the predictions CSVs now: rows of numbers, fast enough for the GUI thread."""
+def export_csv(
+    reports: OpReports,
+    path: Path,
+    vm: CohortViewModel,
+    measurements: MeasurementsViewModel | None = None,
+) -> None:
+    """Write the predictions CSVs now (and ``<name>_measurements.csv`` when ``measurements``
+    is given): rows of numbers, fast enough for the GUI thread."""
     try:
-        written = write_predictions_csv(Path(path), vm)
+        written = list(write_predictions_csv(Path(path), vm))
+        if measurements is not None:
+            written.append(
+                write_measurements_csv(measurements_csv_path(Path(path)), vm, measurements)
+            )
     except OSError as exc:
         _export_failed(reports, Path(path), exc)
         return

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, Signal
@@ -26,15 +27,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.heatmap_overlay import DEFAULT_OPACITY
+
 from . import file_ops
 from .dialogs import ModelCardDialog, ShortcutsDialog, show_message
 from .export import snapshot_patient
 from .file_dialogs import ask_model_bundle, ask_save_path, ask_study_files, ask_study_folder
+from .measurement_export import report_measurements
 from .model_worker import ModelInfo
 from .pipeline import AnalysisPipeline
 from .recent_menu import fill_recent_menu
 from .settings import AppSettings
 from .viewer_pane import ViewerPane
+from .viewmodels.measurements import MeasurementsViewModel
+from .widgets.measure_tool import MeasureTool
+from .widgets.measurement_panel import MeasurementPanel
 from .widgets.panels import ErrorList, TagView
 from .widgets.patient_list import PatientList
 from .widgets.results_panel import ResultsPanel
@@ -49,6 +56,9 @@ from .window_actions import (
 )
 
 log = logging.getLogger(f"cnsight.{__name__}")
+
+#: Heatmap opacity in the PDF report (independent of the viewer's slider).
+REPORT_OPACITY = DEFAULT_OPACITY
 
 
 class MainWindow(QMainWindow):
@@ -65,6 +75,8 @@ class MainWindow(QMainWindow):
         self.resize(1440, 900)
         self.pane = ViewerPane(self.vm, session)
         self.state = self.pane.state
+        self.measurements = MeasurementsViewModel(self.vm, self)
+        self.pane.viewer.measure_tool = MeasureTool(self.vm, self.measurements, self)
         self.state.set_opacity(settings.opacity)
         self.setCentralWidget(self.pane)
         self._build_docks()
@@ -108,6 +120,8 @@ class MainWindow(QMainWindow):
         self.tags = TagView(self.vm)
         self.side_tabs = QTabWidget()
         self.side_tabs.addTab(scroll, "AI results")
+        self.measurement_panel = MeasurementPanel(self.vm, self.measurements)
+        self.side_tabs.addTab(self.measurement_panel, "Measurements")
         self.side_tabs.addTab(self.tags, "DICOM tags")
         self.results_dock = self._dock(
             "Analysis", "resultsDock", self.side_tabs, Qt.DockWidgetArea.RightDockWidgetArea
@@ -158,6 +172,15 @@ class MainWindow(QMainWindow):
         self.vm.deidentified_changed.connect(lambda on: keep_checked(a["deidentify"], on))
         self.vm.deidentified_changed.connect(lambda _on: self._update_title())
         self.results.driver_clicked.connect(self.vm.select_image)
+        m = self.measurements
+        for signal in (m.changed, m.tool_changed, m.selection_changed):
+            signal.connect(lambda *_: self.pane.viewer.update())
+        m.tool_changed.connect(
+            lambda kind: self.pane.viewer.setCursor(
+                Qt.CursorShape.CrossCursor if kind else Qt.CursorShape.ArrowCursor
+            )
+        )
+        m.message.connect(lambda text: status.show_message(text))
 
     def _restore_settings(self) -> None:
         geometry, state = self.settings.window_state()
@@ -209,10 +232,12 @@ class MainWindow(QMainWindow):
     def export_report(self, path: Path | None = None) -> None:
         """The current patient's PDF (``path``: else asked); painted off the GUI thread."""
         try:
-            data = snapshot_patient(self.vm, self.session.model.model, self.state.opacity)
+            # The report's heatmaps are drawn at one fixed opacity, whatever the screen's.
+            data = snapshot_patient(self.vm, self.session.model.model, REPORT_OPACITY)
         except ValueError as exc:
             self.show_message(QMessageBox.Icon.Information, "Report not available", str(exc))
             return
+        data = replace(data, measurements=report_measurements(self.vm, self.measurements))
         path = path or ask_save_path(
             self, "Save patient report", f"{data.patient_label}.pdf", "PDF (*.pdf)"
         )
@@ -222,7 +247,7 @@ class MainWindow(QMainWindow):
     def export_csv(self, path: Path | None = None) -> None:
         path = path or ask_save_path(self, "Save predictions", "predictions.csv", "CSV (*.csv)")
         if path is not None:
-            file_ops.export_csv(self.reports, path, self.vm)
+            file_ops.export_csv(self.reports, path, self.vm, self.measurements)
 
     def _on_saved(self, paths: list[Path]) -> None:
         self.last_export = list(paths)

@@ -23,6 +23,15 @@ class ReportImage:
 
 
 @dataclass(frozen=True)
+class ReportMeasurement:
+    image_label: str
+    kind: str  # "HC", "BPD", "distance", ...
+    name: str  # "Head circumference"
+    value: str  # "172.4 mm" (or "…px" outside a calibrated region)
+    details: str  # GA, centile, area, why in pixels
+
+
+@dataclass(frozen=True)
 class ReportData:
     patient_label: str
     class_names: tuple[str, ...]
@@ -40,6 +49,7 @@ class ReportData:
     device: str
     deidentified: bool
     created: str
+    measurements: tuple[ReportMeasurement, ...] = ()
 
 
 def verdict_line(data: ReportData) -> str:

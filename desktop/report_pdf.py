@@ -179,9 +179,24 @@ def _image_row(page: _Page, item: ReportImage, names: tuple[str, ...]) -> None:
     page.y = top + pic_h + 26
 
 
+def _measurements(page: _Page, data: ReportData) -> None:
+    page.text("Measurements", 12, bold=True)
+    if not data.measurements:
+        page.text("None taken.", 9, colour=_MUTED)
+        page.y += 6
+        return
+    for m in data.measurements:
+        kind = "" if m.kind in ("distance", "ellipse") else f"{m.kind} "
+        page.text(f"{kind}{m.name}: {m.value}   ({m.image_label})", 9.5, bold=True)
+        if m.details:
+            page.text(m.details, 8.5, colour=_MUTED, indent=14)
+    page.y += 8
+
+
 def _paint_pages(page: _Page, data: ReportData) -> None:
     _header(page, data)
     _verdict(page, data)
+    _measurements(page, data)
     page.text(
         "Images (left: as acquired; right: heatmap of the image's most probable class, or why "
         "the model cannot assess the image)",

@@ -61,6 +61,8 @@ class ImageViewer(QWidget):
         self._placeholder = "Open a study: File > Open folder (Ctrl+O), or drop files here"
         self._drag_start: QPoint | None = None
         self._drag_button = Qt.MouseButton.NoButton
+        self.measure_tool = None  # a widgets.measure_tool.MeasureTool, when measuring is offered
+        self._tool_owns_mouse = False
         state.changed.connect(self.update)
         state.heatmap_changed.connect(self.update)
 
@@ -117,11 +119,17 @@ class ImageViewer(QWidget):
         h, w = self._image.pixels.shape[:2]
         return QSize(w, h)
 
+    def pixel_aspect(self) -> float:
+        """Height of an image pixel relative to its width on screen (DICOM Pixel Aspect Ratio
+        or Pixel Spacing; 1 = square)."""
+        cal = self._image.calibration if self._image is not None else None
+        return cal.display_aspect() if cal is not None else 1.0
+
     def fit_scale(self) -> float:
         size = self._image_size()
         if size is None:
             return 1.0
-        w, h = size.width(), size.height()
+        w, h = size.width(), size.height() * self.pixel_aspect()
         if self.state.geometry.quarter_turns % 2:
             w, h = h, w
         margin = 8
@@ -141,7 +149,7 @@ class ImageViewer(QWidget):
         t.scale(-1 if g.flip_h else 1, -1 if g.flip_v else 1)
         t.rotate(90 * g.quarter_turns)
         s = self.scale()
-        t.scale(s, s)
+        t.scale(s, s * self.pixel_aspect())  # non-square pixels are shown stretched
         t.translate(-size.width() / 2, -size.height() / 2)
         return t
 
@@ -177,6 +185,8 @@ class ImageViewer(QWidget):
             p.setOpacity(self.state.opacity)
             p.drawImage(self._heat_origin, self._heat)
         p.restore()
+        if self.measure_tool is not None:
+            self.measure_tool.paint(p, self.image_transform())
         self._paint_corners(p)
         if self.heatmap_visible:
             self._paint_legend(p)
@@ -231,11 +241,20 @@ class ImageViewer(QWidget):
 
     # ----- mouse -----------------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.setFocus()
+        tool = self.measure_tool
+        left = event.button() == Qt.MouseButton.LeftButton
+        if left and tool is not None and tool.press(self.image_transform(), event.position()):
+            self._tool_owns_mouse = True
+            return
         self._drag_start = event.position().toPoint()
         self._drag_button = event.button()
-        self.setFocus()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._tool_owns_mouse:
+            self.measure_tool.move(self.image_transform(), event.position())
+            self.update()
+            return
         if self._drag_start is None:
             return
         pos = event.position().toPoint()
@@ -247,12 +266,26 @@ class ImageViewer(QWidget):
             self.state.set_contrast(self.state.contrast + delta.x())
             self.state.set_brightness(self.state.brightness - delta.y())
 
-    def mouseReleaseEvent(self, _event: QMouseEvent) -> None:
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._tool_owns_mouse:
+            self._tool_owns_mouse = False
+            self.measure_tool.release(self.image_transform(), event.position())
+            self.update()
+            return
         self._drag_start = None
         self._drag_button = Qt.MouseButton.NoButton
 
     def mouseDoubleClickEvent(self, _event: QMouseEvent) -> None:
+        if self.measure_tool is not None and self.measure_tool.busy:
+            return
         self.state.fit()
+
+    def keyPressEvent(self, event) -> None:
+        delete = event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
+        if delete and self.measure_tool is not None and self.measure_tool.delete_selected():
+            self.update()
+            return
+        super().keyPressEvent(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() / 120.0
