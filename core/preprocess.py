@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as TF
 
+from .errors import ImageReadError
+from .imaging.limits import MAX_ASPECT
 from .records import Box, LoadedImage
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -148,6 +150,21 @@ def _prepare_padded(image: LoadedImage, spec: PreprocessSpec) -> tuple[torch.Ten
     return normalize(t, spec), square_box(region_box, spec)
 
 
+def check_resized_size(image: LoadedImage, h: int, w: int, spec: PreprocessSpec) -> None:
+    """Before resizing the short side to ``resize`` (centre-crop framing): refuse a strip whose
+    long side would then exceed ``MAX_ASPECT`` x ``resize`` (a 1 x 20000 image would become
+    256 x 5,120,000: 15.7 GB of floats). The pad-to-square framing resizes the long side and
+    needs no cap. ``core.imaging`` refuses such strips when reading files; this guards every
+    other caller of ``prepare``."""
+    if max(h, w) > MAX_ASPECT * max(1, min(h, w)):
+        raise ImageReadError(
+            image.ref.path,
+            f"the part of the image the model sees is {w}x{h} pixels: an aspect ratio over "
+            f"{MAX_ASPECT}:1 cannot be resized to a {spec.resize} px short side and centre-"
+            "cropped (not an ultrasound picture)",
+        )
+
+
 def prepare(image: LoadedImage, spec: PreprocessSpec) -> tuple[torch.Tensor, Box]:
     """Model input (3 x crop x crop float32) and the box of the full image it covers (with the
     pad-to-square framing the box may reach past the image's edges: that part is padding)."""
@@ -155,6 +172,7 @@ def prepare(image: LoadedImage, spec: PreprocessSpec) -> tuple[torch.Tensor, Box
         return _prepare_padded(image, spec)
     pixels, (rx0, ry0, _, _) = region_pixels(image, spec)
     h, w = pixels.shape[:2]
+    check_resized_size(image, h, w, spec)
     t = to_float_tensor(pixels)
     t = TF.resize(t, spec.resize, antialias=True)
     t = TF.center_crop(t, [spec.crop, spec.crop])

@@ -10,13 +10,33 @@ import logging
 
 import numpy as np
 from pydicom import dcmread
+from pydicom.encaps import get_frame
 from pydicom.pixels import as_pixel_options, get_decoder
 from pydicom.uid import UID
 
 from core.errors import ImageReadError
-from core.imaging.dicom_header import DicomHeader
+from core.imaging.dicom_header import DicomHeader, number_of_frames
+from core.imaging.encoded import check_encoded_frame
+from core.imaging.limits import DEFER_SIZE
 
 log = logging.getLogger(f"cnsight.{__name__}")
+
+
+class _PluginAttemptFilter(logging.Filter):
+    """pydicom logs every failed decoding-plugin attempt with its traceback
+    (``LOGGER.exception``) before it tries the next plugin or raises. The failure reaches the
+    user as one ImageReadError, so the attempt is a DEBUG record: dropped unless pydicom's
+    logger is set to DEBUG, where it keeps its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.exc_info:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+PLUGIN_ATTEMPT_FILTER = _PluginAttemptFilter()
+logging.getLogger("pydicom.pixels.decoders.base").addFilter(PLUGIN_ATTEMPT_FILTER)
 
 _VIDEO_HINT = "video (MPEG/HEVC) transfer syntaxes are not supported: export the cine as JPEG"
 
@@ -58,7 +78,8 @@ def _decode(header: DicomHeader, decoder, index: int) -> tuple[np.ndarray, dict]
       ``read_dicom_header`` detects the encoding from the bytes;
     - cannot read a deflated data set from the file."""
     if header.deflated:  # a deflated data set cannot be seeked: read it whole
-        ds = dcmread(header.path)
+        # (its inflated size was capped by read_dicom_header, before this)
+        ds = dcmread(header.path, defer_size=DEFER_SIZE)
         return decoder.as_array(ds, index=index, raw=False)
     opts = as_pixel_options(
         header.ds, transfer_syntax_uid=header.transfer_syntax, pixel_keyword=header.pixel_keyword
@@ -66,6 +87,11 @@ def _decode(header: DicomHeader, decoder, index: int) -> tuple[np.ndarray, dict]
     if header.pixel_vr:
         opts["pixel_vr"] = header.pixel_vr
     with open(header.path, "rb") as f:
+        if header.transfer_syntax.is_encapsulated:
+            f.seek(header.pixel_offset or 0)
+            frames = number_of_frames(header.path, header.ds)
+            frame = get_frame(f, index, number_of_frames=frames)
+            check_encoded_frame(header.path, frame, int(header.ds.Columns), int(header.ds.Rows))
         f.seek(header.pixel_offset or 0)
         return decoder.as_array(f, index=index, validate=True, raw=False, **opts)
 

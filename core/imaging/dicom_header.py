@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -15,6 +16,7 @@ from types import MappingProxyType
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import _read_file_meta_info
 from pydicom.pixels.utils import get_expected_length
 from pydicom.uid import (
     UID,
@@ -25,7 +27,13 @@ from pydicom.uid import (
 )
 
 from core.errors import ImageReadError
-from core.imaging.limits import check_dimensions, check_frame_count
+from core.imaging.limits import (
+    DEFER_SIZE,
+    MAX_HEADER_ELEMENTS,
+    MAX_INFLATED_BYTES,
+    check_dimensions,
+    check_frame_count,
+)
 
 log = logging.getLogger(f"cnsight.{__name__}")
 
@@ -71,14 +79,32 @@ class DicomHeader:
 def read_dicom_header(
     path: Path, *, force: bool = False, specific_tags: tuple[str, ...] | None = None
 ) -> DicomHeader:
-    """Parse the header of ``path``; every failure becomes ImageReadError with the reason."""
+    """Parse the header of ``path``; every failure becomes ImageReadError with the reason.
+
+    Bounded: values over ``DEFER_SIZE`` bytes are not read (pydicom ``defer_size``), parsing
+    stops after ``MAX_HEADER_ELEMENTS`` elements' worth of reads, and a deflated data set is
+    inflated (counting, not keeping) up to ``MAX_INFLATED_BYTES`` before pydicom inflates it.
+    """
     try:
         size = path.stat().st_size
-        with open(path, "rb") as f:
+        check_inflated_size(path)
+        with open(path, "rb") as raw:
+            f = _BudgetedFile(raw, _READS_PER_ELEMENT * MAX_HEADER_ELEMENTS)
             tags = list(specific_tags) if specific_tags else None
-            ds = dcmread(f, stop_before_pixels=True, force=force, specific_tags=tags)
-            stop = f.tell()  # just before the pixel data element, or at the end of the file
-            head = f.read(12)
+            ds = dcmread(
+                f, stop_before_pixels=True, force=force, specific_tags=tags,
+                defer_size=DEFER_SIZE,
+            )  # fmt: skip
+            stop = raw.tell()  # just before the pixel data element, or at the end of the file
+            head = raw.read(12)
+    except ImageReadError:
+        raise
+    except _TooManyReads as exc:
+        raise ImageReadError(
+            path,
+            f"DICOM header with more than {MAX_HEADER_ELEMENTS} data elements (real files have "
+            "a few hundred): refused",
+        ) from exc
     except InvalidDicomError as exc:
         raise ImageReadError(path, f"not a DICOM file ({exc})") from exc
     except OSError as exc:
@@ -97,6 +123,74 @@ def read_dicom_header(
     )
     offset = stop + (8 if vr is None else 12) if keyword else None
     return DicomHeader(path, ds, tsyntax, keyword, vr, offset, length, size)
+
+
+#: pydicom reads an element's tag and VR, its length and its value (or seeks past it) in at
+#: most 4 calls.
+_READS_PER_ELEMENT = 4
+
+
+class _TooManyReads(Exception):
+    """The header took more reads than ``MAX_HEADER_ELEMENTS`` elements need."""
+
+
+class _BudgetedFile:
+    """A binary file that refuses more than ``budget`` reads and seeks: bounds the time and memory
+    pydicom can spend on a header of countless small elements (pydicom has no such limit)."""
+
+    def __init__(self, f, budget: int):
+        self._f, self._left = f, budget
+
+    def read(self, size: int = -1) -> bytes:
+        self._left -= 1
+        if self._left < 0:
+            raise _TooManyReads
+        return self._f.read(size)
+
+    def seek(self, *args) -> int:  # pydicom seeks past the values it does not keep
+        self._left -= 1
+        if self._left < 0:
+            raise _TooManyReads
+        return self._f.seek(*args)
+
+    def __getattr__(self, name):  # tell, name, close...
+        return getattr(self._f, name)
+
+
+def _file_meta_end(path: Path) -> tuple[UID | None, int]:
+    """Transfer syntax in the file meta information and the offset where the data set starts
+    (None and 0 when the file has no DICM preamble)."""
+    with open(path, "rb") as f:
+        preamble = f.read(132)
+        if preamble[128:132] != b"DICM":
+            return None, 0
+        meta = _read_file_meta_info(f)
+        tsyntax = meta.get("TransferSyntaxUID")
+        return (UID(tsyntax) if tsyntax else None), f.tell()
+
+
+def check_inflated_size(path: Path, limit: int | None = None) -> None:
+    """For a deflated data set (Deflated Explicit VR Little Endian): inflate it as a stream,
+    counting and discarding, and refuse it when it exceeds ``MAX_INFLATED_BYTES`` (pydicom
+    inflates it whole in memory, where 1 MB can become gigabytes)."""
+    limit = MAX_INFLATED_BYTES if limit is None else limit
+    tsyntax, start = _file_meta_end(path)
+    if tsyntax != DeflatedExplicitVRLittleEndian:
+        return
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    total = 0
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(1 << 20)
+        while data and not inflater.eof:
+            total += len(inflater.decompress(data, 16 << 20))
+            if total > limit:
+                raise ImageReadError(
+                    path,
+                    f"deflated DICOM data set inflates to more than {limit // (1 << 20)} MiB "
+                    f"(from a {path.stat().st_size} byte file): refused as a decompression bomb",
+                )
+            data = inflater.unconsumed_tail or f.read(1 << 20)
 
 
 def dataset_little_endian(ds: Dataset, tsyntax: UID) -> bool:

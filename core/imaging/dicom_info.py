@@ -8,6 +8,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
+from core.imaging.limits import DEFER_SIZE
 from core.records import Box
 
 log = logging.getLogger(f"cnsight.{__name__}")
@@ -58,12 +59,23 @@ def header_dict(ds: Dataset) -> dict[str, str]:
     for source in (meta, ds):
         if source is None:
             continue
-        for elem in source:
-            if elem.tag.is_private or elem.tag.group == 0x7FE0:
+        for tag in list(source.keys()):  # tags first: looking at an element may read it
+            if tag.is_private or tag.group == 0x7FE0:
                 continue
-            name = elem.keyword or f"({elem.tag.group:04X},{elem.tag.element:04X})"
-            out[name] = display_value(elem)
+            raw = source.get_item(tag)
+            if getattr(raw, "value", "") is None and getattr(raw, "length", 0) > DEFER_SIZE:
+                # a value the header reading deferred (``defer_size``): never read for display
+                out[_tag_name(tag)] = f"<{raw.length} bytes, not read>"
+                continue
+            elem = source[tag]
+            out[elem.keyword or _tag_name(tag)] = display_value(elem)
     return out
+
+
+def _tag_name(tag) -> str:
+    from pydicom.datadict import keyword_for_tag
+
+    return keyword_for_tag(tag) or f"({tag.group:04X},{tag.element:04X})"
 
 
 def _positive_float(value) -> float | None:

@@ -13,6 +13,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import ImageReadError
 from core.imaging.detect import RASTER_FORMATS
+from core.imaging.encoded import check_scan_count, count_file_scans
 from core.imaging.limits import check_dimensions, limits_text
 from core.imaging.scaling import composite_on_black, grey_to_rgb, minmax_to_unit, unit_to_uint8
 
@@ -77,8 +78,11 @@ def probe_raster(path: Path, head: bytes, fmt: str) -> tuple[int, int]:
 
 
 def read_raster(path: Path, head: bytes, fmt: str) -> np.ndarray:
-    """Decode a raster image to H x W x 3 uint8 RGB, display-ready."""
+    """Decode a raster image to H x W x 3 uint8 RGB, display-ready (a JPEG with more scans
+    than ``MAX_JPEG_SCANS`` is refused before decoding: each scan is a pass of the decoder)."""
     probe_raster(path, head, fmt)
+    if fmt == "JPEG":
+        check_scan_count(path, count_file_scans(path))
     with _open_image(path, fmt) as im:
         try:
             im.load()
