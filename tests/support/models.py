@@ -26,10 +26,13 @@ def make_bundle(
     planes: tuple[str, ...] = (),
     domain_images: list[LoadedImage] | None = None,
     threshold_images: list[LoadedImage] | None = None,
+    signing_key=None,
 ) -> Path:
-    """An untrained, seeded bundle. ``planes``: add a plane head. ``domain_images``: fit the
-    out-of-distribution statistics on these images (their "training data"); the threshold
-    keeps 95 % of ``threshold_images`` (their "validation data", as in cnsight-train)."""
+    """An untrained, seeded bundle, sealed as every bundle ``save_bundle`` writes (signed with
+    ``signing_key``, an Ed25519 private key, when given). ``planes``: add a plane head.
+    ``domain_images``: fit the out-of-distribution statistics on these images (their "training
+    data"); the threshold keeps 95 % of ``threshold_images`` (their "validation data", as in
+    cnsight-train)."""
     torch.manual_seed(seed)
     model = build_model(architecture, len(taxonomy), len(planes)).eval()
     spec = PreprocessSpec(resize=resize, crop=crop)
@@ -44,7 +47,7 @@ def make_bundle(
         planes=tuple(planes),
         domain={"keep": 0.95, "n_fit_images": len(domain_images or [])} if domain else {},
     )
-    save_bundle(model, card, out, half=half, feature_domain=domain)
+    save_bundle(model, card, out, half=half, feature_domain=domain, signing_key=signing_key)
     return out
 
 
