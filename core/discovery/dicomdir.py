@@ -12,6 +12,7 @@ from core.discovery.grouping import Found
 from core.discovery.naming import folder_patient_id
 from core.discovery.scan import CancelCheck, check_cancel, probe_into
 from core.errors import DiscoveryError
+from core.imaging.limits import DEFER_SIZE
 from core.records import FileError
 
 log = logging.getLogger(f"cnsight.{__name__}")
@@ -55,12 +56,64 @@ def missing_image_files(ds, root: Path) -> list[Path]:
     return missing
 
 
+_FIRST = "OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity"
+_NEXT = "OffsetOfTheNextDirectoryRecord"
+_LOWER = "OffsetOfReferencedLowerLevelDirectoryEntity"
+
+
+def check_record_links(ds, dicomdir: Path) -> None:
+    """Follow the directory's record offsets ((0004,1200) first record, (0004,1400) next,
+    (0004,1420) lower level) once each, and refuse a DICOMDIR where one leads to a record
+    already visited (pydicom's ``FileSet`` would loop forever: a record pointing at itself)
+    or to a byte where no record starts (pydicom raises a bare KeyError)."""
+    records = {
+        int(r.seq_item_tell): r
+        for r in ds.get("DirectoryRecordSequence") or []
+        if r.seq_item_tell is not None
+    }
+    if not records:
+        return
+    pending = [int(ds.get(_FIRST, 0) or 0)]
+    seen: set[int] = set()
+    while pending:
+        offset = pending.pop()
+        while offset:
+            if offset in seen:
+                raise DiscoveryError(
+                    f"{dicomdir}: corrupt DICOMDIR: the record at byte {offset} is linked to "
+                    "twice (the directory loops)"
+                )
+            record = records.get(offset)
+            if record is None:
+                raise DiscoveryError(
+                    f"{dicomdir}: corrupt DICOMDIR: a record offset points to byte {offset}, "
+                    "where no directory record starts"
+                )
+            seen.add(offset)
+            lower = int(record.get(_LOWER, 0) or 0)
+            if lower:
+                pending.append(lower)
+            offset = int(record.get(_NEXT, 0) or 0)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
+
+
 def read_dicomdir(dicomdir: Path, cancelled: CancelCheck = None) -> Found:
     """Probe every file an IMAGE record references (through ReferencedFileID); a missing or
-    unreadable file is one FileError; other record types (SR, presentation states) are skipped."""
+    unreadable file, or one outside the DICOMDIR's folder, is one FileError; other record
+    types (SR, presentation states) are skipped."""
     try:
-        ds = dcmread(dicomdir)
+        ds = dcmread(dicomdir, defer_size=DEFER_SIZE)
+        check_record_links(ds, dicomdir)
         file_set = FileSet(ds)
+    except DiscoveryError:
+        raise
     except Exception as exc:  # pydicom raises several types for a bad DICOMDIR
         raise DiscoveryError(f"{dicomdir}: not a readable DICOMDIR ({exc})") from exc
     found = Found()
@@ -74,6 +127,14 @@ def read_dicomdir(dicomdir: Path, cancelled: CancelCheck = None) -> Found:
             found.skipped += 1
             continue
         path = Path(instance.path)
+        if not _inside(path, root):
+            found.errors.append(
+                FileError(
+                    str(path),
+                    f"listed in the DICOMDIR {dicomdir} but outside its folder: not read",
+                )
+            )
+            continue
         folder_id = _record_patient_id(instance) or folder_patient_id(path.parent, root)
         probe_into(found, path, folder_id=folder_id)
     return found

@@ -13,7 +13,7 @@ from core.discovery.grouping import Found, build_patients
 from core.discovery.manifest import read_manifest
 from core.discovery.scan import CancelCheck, probe_into
 from core.errors import DiscoveryError
-from core.records import Cohort
+from core.records import Cohort, FileError
 from core.taxonomy import DEFAULT_CLASS_NAMES
 
 log = logging.getLogger(f"cnsight.{__name__}")
@@ -41,6 +41,22 @@ def _discover_one(path: Path, class_names: Sequence[str] | None, cancelled: Canc
         return read_dicomdir(path, cancelled)
     found = Found()
     probe_into(found, path, folder_id=path.parent.name or str(path.parent))
+    return found
+
+
+def _input_failed(path: Path, n_inputs: int, exc: DiscoveryError) -> Found:
+    """One input that cannot be read as a whole (a missing path, a manifest or DICOMDIR that
+    is not one): the error itself when it is the only input, else one FileError row so the
+    other inputs still run."""
+    if n_inputs == 1:
+        raise exc
+    log.warning("%s", exc)
+    found = Found()
+    message = str(exc)
+    prefix = f"{path}: "
+    found.errors.append(
+        FileError(str(path), message[len(prefix) :] if message.startswith(prefix) else message)
+    )
     return found
 
 
@@ -81,9 +97,16 @@ def discover(
     found = Found()
     for path in paths:
         try:
-            found.extend(_discover_one(path, names, cancelled))
+            one = _discover_one(path, names, cancelled)
         except OSError as exc:
-            raise DiscoveryError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+            one = _input_failed(
+                path, len(paths), DiscoveryError(f"{path}: cannot be read ({exc.strerror or exc})")
+            )
+        except DiscoveryError as exc:
+            one = _input_failed(path, len(paths), exc)
+        if len(paths) > 1 and not (one.entries or one.errors or one.skipped):
+            one.errors.append(FileError(str(path), "empty: no image or DICOM file"))
+        found.extend(one)
     source = str(paths[0]) if len(paths) == 1 else "; ".join(str(p) for p in paths)
     patients = build_patients(found.entries)
     if not patients:

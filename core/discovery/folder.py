@@ -57,7 +57,7 @@ def scan_dataset_layout(
             if not child.is_dir():
                 _report_loose_file(found, child, f"not inside a {label}/<patient_id>/ folder")
                 continue
-            for path in walk_candidates(child, found, cancelled):
+            for path in walk_candidates(child, found, cancelled, within=root):
                 check_cancel(cancelled)
                 probe_into(
                     found, path, folder_id=child.name, patient_id=child.name, by_study=False,

@@ -58,6 +58,13 @@ def _resolve_row_path(csv_path: Path, cell: str) -> Path:
     return path
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _read_rows(csv_path: Path) -> list[dict]:
     try:
         with open(csv_path, newline="", encoding="utf-8-sig") as f:
@@ -100,14 +107,20 @@ def read_manifest(
         if cell is None:
             found.errors.append(FileError(f"{csv_path}:{number}", f"{where}: empty path"))
             continue
-        path = _resolve_row_path(csv_path, cell)
+        try:
+            path = _resolve_row_path(csv_path, cell)
+        except (ValueError, OSError, RuntimeError) as exc:  # NUL byte, symlink loop, ...
+            found.errors.append(
+                FileError(f"{csv_path}:{number}", f"{where}: unusable path {cell!r} ({exc})")
+            )
+            continue
         try:
             patient_id = _cell(row, "patient_id")
             if patient_id is None:
                 raise RowError("empty patient_id")
             if path in seen:
                 raise RowError(f"listed twice (first on line {seen[path]})")
-            if not path.is_file():
+            if not _is_file(path):
                 raise RowError("file not found")
             fields = _row_fields(row, class_names)
         except RowError as exc:

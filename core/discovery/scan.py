@@ -50,25 +50,31 @@ def _empty_folder_reason(folder: Path) -> str:
     return "empty folder: no image or DICOM file"
 
 
-def walk_candidates(root: Path, found: Found, cancelled: CancelCheck = None) -> list[Path]:
+def walk_candidates(
+    root: Path, found: Found, cancelled: CancelCheck = None, within: Path | None = None
+) -> list[Path]:
     """Image/DICOM candidate files under ``root`` in a fixed order; hidden folders and files,
     DICOMDIR files and non-candidates are skipped (counted in ``found.skipped``).
 
     Symbolic links (to files or folders) are followed only when they resolve to a place
     inside ``root``: a link out of the data folder, a dangling link or a loop is one
     FileError. A folder named like an image file (``x.dcm``) and an empty folder are one
-    FileError each, so that nothing the user gave disappears without a row."""
+    FileError each, so that nothing the user gave disappears without a row. ``within``: the
+    folder the user opened, when ``root`` is a folder below it (a patient folder)."""
 
     def on_error(exc: OSError) -> None:
         found.errors.append(FileError(str(exc.filename), f"cannot read folder: {exc.strerror}"))
 
     try:
-        real_root = root.resolve(strict=True)
+        real_root = (within or root).resolve(strict=True)
     except (OSError, RuntimeError) as exc:
         found.errors.append(FileError(str(root), f"cannot read folder: {exc}"))
         return []
+    if within is not None and not _resolves_inside(root, real_root):
+        found.errors.append(_link_error(root))
+        return []
     files: list[Path] = []
-    visited = {real_root}  # real folders walked: a link back to one of them is a loop
+    visited = {root.resolve()}  # real folders walked: a link back to one of them is a loop
     for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=True):
         check_cancel(cancelled)
         here = Path(dirpath)

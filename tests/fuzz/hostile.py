@@ -240,12 +240,18 @@ def relink_dicomdir(dicomdir: Path, how: str) -> Path:
     return dicomdir
 
 
-def referenced_outside(dicomdir: Path, target_parts: list[str]) -> Path:
-    """Point the first IMAGE record's Referenced File ID at ``target_parts`` (e.g. "..")."""
+def referenced_outside(dicomdir: Path, target: str, up: int = 1) -> Path:
+    """Point the first IMAGE record's Referenced File ID ``up`` folders above the DICOMDIR, at
+    ``target`` (padded with "." components to its old length, so no record offset moves)."""
     ds = dcmread(dicomdir)
     for record in ds.DirectoryRecordSequence:
         if record.DirectoryRecordType == "IMAGE":
-            record.ReferencedFileID = target_parts
+            old = len("\\".join(record.ReferencedFileID)) + 1 >> 1 << 1
+            parts = [".."] * up + [target]
+            while len("\\".join(parts)) + 1 >> 1 << 1 < old:
+                parts.insert(up, ".")
+            assert len("\\".join(parts)) + 1 >> 1 << 1 == old, "cannot keep the length"
+            record.ReferencedFileID = parts
             break
     ds.save_as(dicomdir)
     return dicomdir
