@@ -121,8 +121,8 @@ class MainWindow(QMainWindow):
         self.side_tabs = QTabWidget()
         self.side_tabs.addTab(scroll, "AI results")
         self.measurement_panel = MeasurementPanel(self.vm, self.measurements)
-        self.side_tabs.addTab(self.measurement_panel, "Measurements")
         self.side_tabs.addTab(self.tags, "DICOM tags")
+        self.side_tabs.addTab(self.measurement_panel, "Measurements")
         self.results_dock = self._dock(
             "Analysis", "resultsDock", self.side_tabs, Qt.DockWidgetArea.RightDockWidgetArea
         )

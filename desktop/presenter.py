@@ -15,6 +15,19 @@ from .viewmodels.viewer import ViewerState
 from .widgets.viewer import ImageViewer
 
 
+def scale_corner(image) -> str:
+    """The image's physical scale in a corner line ("0.213 mm/px (US region)", "no mm scale")."""
+    cal = image.calibration
+    mm = [r.mm_per_px for r in cal.regions if r.mm_per_px] if cal is not None else []
+    if mm:
+        x, y = mm[0]
+        return f"{x:.3f} mm/px (US region)" if abs(x - y) < 1e-9 else f"{x:.3f}×{y:.3f} mm/px"
+    if cal is not None and cal.pixel_spacing is not None:
+        row, col = cal.pixel_spacing
+        return f"{col:.3f}×{row:.3f} mm/px ({cal.spacing_source})"
+    return "no mm scale: px"
+
+
 class ViewerPresenter(QObject):
     note_changed = Signal(str)  # e.g. "computing Grad-CAM++…"
 
@@ -107,8 +120,12 @@ class ViewerPresenter(QObject):
         zoom = g.zoom if g.zoom is not None else self.viewer.fit_scale()
         bottom_left = [f"Zoom {zoom:.0%}" + (" (fit)" if g.zoom is None else "")]
         if not st.window_is_default:
+            width, level = st.window
+            preset = st.window_preset
             bottom_left.append(
-                f"B {st.brightness:+d}  C {st.contrast}%" + ("  inverted" if st.invert else "")
+                f"W {width}  L {level}"
+                + (f" ({preset})" if preset else "")
+                + ("  inverted" if st.invert else "")
             )
         orientation = [f"rot {90 * g.quarter_turns}°"] if g.quarter_turns else []
         orientation += ["flip H"] if g.flip_h else []
@@ -119,4 +136,5 @@ class ViewerPresenter(QObject):
         if image is not None:
             h, w = image.pixels.shape[:2]
             bottom_left.append(f"{w} × {h}" + (f"  {image.modality}" if image.modality else ""))
+            bottom_left.append(scale_corner(image))
         return {"tl": top_left, "tr": top_right, "bl": bottom_left}

@@ -59,25 +59,55 @@ def deidentify_pixels(pixels: np.ndarray, region: Box | None) -> np.ndarray:
     return np.where(keep[..., None], pixels, 0).astype(pixels.dtype)
 
 
-def heatmap_layer(
-    cam: np.ndarray, box: Box, image_shape: tuple[int, int], threshold: float = 0.0
-) -> tuple[np.ndarray, tuple[int, int]] | None:
-    """RGBA layer (opaque where cam >= threshold) and its top-left corner in image pixels.
+#: The heatmap is transparent where the map is below this fraction of its maximum and fully
+#: drawn from HEATMAP_OPAQUE_FROM up: the low end of the colour map (blue) then never tints
+#: the whole image, and what shows is where the model looked.
+HEATMAP_TRANSPARENT_BELOW = 0.2
+HEATMAP_OPAQUE_FROM = 0.5
 
-    Same placing and colouring as ``render_overlay`` (``core.heatmap_overlay``); painting it
-    with opacity ``o`` equals ``render_overlay(opacity=o)``.
-    """
+
+def heatmap_alpha(values: np.ndarray) -> np.ndarray:
+    """0..1 coverage of a [0, 1] map: 0 below the transparent end, a linear ramp, then 1."""
+    span = HEATMAP_OPAQUE_FROM - HEATMAP_TRANSPARENT_BELOW
+    return np.clip((values - HEATMAP_TRANSPARENT_BELOW) / span, 0.0, 1.0)
+
+
+def heatmap_layer(
+    cam: np.ndarray, box: Box, image_shape: tuple[int, int]
+) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """RGBA layer and its top-left corner in image pixels: the map placed over the model's
+    whole input box (clipped to the image) and coloured by ``core.heatmap_overlay``, its alpha
+    ``heatmap_alpha`` (transparent low end). Painting it with opacity ``o`` equals
+    ``blend_heatmap(opacity=o)``."""
     placed = place_cam(cam, box, image_shape)
     if placed is None:
         return None
     full, origin = placed
-    alpha = np.where(full >= threshold, 255, 0).astype(np.uint8)
+    alpha = np.uint8(np.rint(heatmap_alpha(full) * 255))
     return np.ascontiguousarray(np.dstack([colour_map(full), alpha])), origin
 
 
+def blend_heatmap(pixels: np.ndarray, cam: np.ndarray, box: Box, opacity: float) -> np.ndarray:
+    """The heatmap over H x W x 3 uint8 pixels as the viewer shows it (for the PDF report)."""
+    out = pixels.copy()
+    layer = heatmap_layer(cam, box, pixels.shape[:2])
+    if layer is None:
+        return out
+    rgba, (x, y) = layer
+    h, w = rgba.shape[:2]
+    alpha = opacity * rgba[..., 3:4].astype(np.float32) / 255.0
+    region = out[y : y + h, x : x + w].astype(np.float32)
+    blended = region * (1 - alpha) + rgba[..., :3].astype(np.float32) * alpha
+    out[y : y + h, x : x + w] = np.uint8(np.clip(np.rint(blended), 0, 255))
+    return out
+
+
 def legend_pixels(width: int = 160, height: int = 10) -> np.ndarray:
-    """Colour bar low -> high for the viewer's heatmap legend (the overlay's own legend)."""
-    return colormap_legend(width, height)
+    """Colour bar low -> high for the heatmap legend, RGBA: its alpha is the overlay's
+    (``heatmap_alpha``), so the bar shows where the map is transparent."""
+    rgb = colormap_legend(width, height)
+    alpha = np.uint8(np.rint(heatmap_alpha(np.linspace(0, 1, width)) * 255))
+    return np.ascontiguousarray(np.dstack([rgb, np.tile(alpha, (height, 1))]))
 
 
 def thumbnail(pixels: np.ndarray, max_side: int = 120) -> np.ndarray:

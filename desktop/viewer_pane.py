@@ -16,7 +16,7 @@ from .presenter import ViewerPresenter
 from .viewmodels.cohort import CohortViewModel
 from .viewmodels.viewer import ViewerState
 from .widgets.banner import ResearchBanner
-from .widgets.controls import CineBar, HeatmapControls
+from .widgets.controls import CineBar, DisplayControls, HeatmapControls
 from .widgets.viewer import ImageViewer
 
 
@@ -32,6 +32,7 @@ class ViewerPane(QWidget):
         self.state = ViewerState(self)
         self.banner = ResearchBanner() if with_banner else None
         self.viewer = ImageViewer(self.state)
+        self.display_controls = DisplayControls(self.state)
         self.cine_bar = CineBar(vm, self.state)
         self.heatmap_controls = HeatmapControls(vm, self.state)
         lay = QVBoxLayout(self)
@@ -39,7 +40,12 @@ class ViewerPane(QWidget):
         lay.setSpacing(0)
         if self.banner is not None:
             lay.addWidget(self.banner, 0)
-        for widget, stretch in ((self.viewer, 1), (self.cine_bar, 0), (self.heatmap_controls, 0)):
+        for widget, stretch in (
+            (self.viewer, 1),
+            (self.display_controls, 0),
+            (self.cine_bar, 0),
+            (self.heatmap_controls, 0),
+        ):
             lay.addWidget(widget, stretch)
         self.presenter = ViewerPresenter(vm, self.state, pipeline, self.viewer, self)
         self.presenter.note_changed.connect(self.heatmap_controls.set_note)

@@ -12,9 +12,23 @@ from PySide6.QtCore import QObject, Signal
 from core.heatmap_overlay import APP_HEATMAP_METHODS, DEFAULT_OPACITY, FORWARD_CAM
 
 ZOOM_MIN, ZOOM_MAX, ZOOM_STEP = 0.1, 16.0, 1.25
-BRIGHTNESS_RANGE = (-100, 100)  # added to pixel values (0-255 scale)
+BRIGHTNESS_RANGE = (-255, 255)  # added to pixel values (0-255 scale)
 CONTRAST_RANGE = (10, 400)  # percent; 100 = unchanged
 DEFAULT_FPS = 30.0
+#: Cine playback speeds offered (1 = the file's frame rate).
+CINE_SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
+
+#: Window/level presets on the displayed 0-255 grey levels: name -> (width, level). The
+#: grey levels are the scanner's display values (B-mode has no Hounsfield-like units), so the
+#: presets stretch the echo range a reader looks at. Widths divide 25600 so that each preset
+#: is exactly one brightness/contrast setting (contrast is kept in whole percent).
+WINDOW_PRESETS: dict[str, tuple[int, int]] = {
+    "Full range": (256, 128),
+    "High contrast": (160, 128),
+    "Low contrast": (400, 128),
+    "Fluid and dark echoes": (128, 64),
+    "Bright echoes (bone)": (128, 192),
+}
 
 
 def _clamp(value, lo, hi):
@@ -49,6 +63,8 @@ class ViewerState(QObject):
         self.heatmap_class: int | None = None  # None = the image's predicted class
         self.heatmap_method = FORWARD_CAM
         self.cine_playing = False
+        self.cine_speed = 1.0
+        self.cine_loop = True
 
     # ----- geometry --------------------------------------------------------------------------
     def _set_geometry(self, **changes) -> None:
@@ -102,6 +118,36 @@ class ViewerState(QObject):
         self.changed.emit()
 
     @property
+    def window(self) -> tuple[int, int]:
+        """(width, level) on 0-255 grey levels equivalent to the brightness and contrast."""
+        c = self.contrast / 100.0
+        return int(round(256 / c)), int(round(128 - self.brightness / c))
+
+    def set_window(self, width: float, level: float) -> None:
+        """Show grey levels level +/- width / 2 over the full display range."""
+        contrast = int(_clamp(round(25600 / max(1.0, float(width))), *CONTRAST_RANGE))
+        brightness = int(_clamp(round((128 - float(level)) * contrast / 100), *BRIGHTNESS_RANGE))
+        if (brightness, contrast) != (self.brightness, self.contrast):
+            self.brightness, self.contrast = brightness, contrast
+            self.changed.emit()
+
+    def apply_window_preset(self, name: str) -> None:
+        if name not in WINDOW_PRESETS:
+            raise ValueError(f"unknown window preset {name!r}")
+        self.set_window(*WINDOW_PRESETS[name])
+
+    @property
+    def window_preset(self) -> str | None:
+        """The preset the window equals (None: a window set by hand)."""
+        return next((n for n, wl in WINDOW_PRESETS.items() if self.window == wl), None)
+
+    def reset_window(self) -> None:
+        """Back to the file's grey levels: full range, not inverted (zoom and pan stay)."""
+        if not self.window_is_default:
+            self.brightness, self.contrast, self.invert = 0, 100, False
+            self.changed.emit()
+
+    @property
     def window_is_default(self) -> bool:
         return self.brightness == 0 and self.contrast == 100 and not self.invert
 
@@ -151,9 +197,24 @@ class ViewerState(QObject):
     def toggle_cine(self) -> None:
         self.set_cine_playing(not self.cine_playing)
 
+    def set_cine_speed(self, speed: float) -> None:
+        if speed not in CINE_SPEEDS:
+            raise ValueError(f"cine speed {speed} is not one of {CINE_SPEEDS}")
+        if speed != self.cine_speed:
+            self.cine_speed = speed
+            self.cine_changed.emit()
 
-def frame_interval_ms(frame_time_ms: float | None) -> int:
-    """Cine timer interval: the file's frame time (DICOM FrameTime) when sane, else 30 fps."""
+    def set_cine_loop(self, loop: bool) -> None:
+        if loop != self.cine_loop:
+            self.cine_loop = loop
+            self.cine_changed.emit()
+
+
+def frame_interval_ms(frame_time_ms: float | None, speed: float = 1.0) -> int:
+    """Cine timer interval: the file's frame time (DICOM FrameTime) when sane, else 30 fps,
+    divided by the playback ``speed``."""
     if frame_time_ms is not None and 5.0 <= frame_time_ms <= 2000.0:
-        return int(round(frame_time_ms))
-    return int(round(1000.0 / DEFAULT_FPS))
+        base = frame_time_ms
+    else:
+        base = 1000.0 / DEFAULT_FPS
+    return max(1, int(round(base / speed)))

@@ -18,7 +18,14 @@ from core.heatmap_overlay import APP_HEATMAP_METHODS
 from core.taxonomy import display_name
 
 from ..viewmodels.cohort import CohortViewModel
-from ..viewmodels.viewer import ViewerState, frame_interval_ms
+from ..viewmodels.viewer import (
+    CINE_SPEEDS,
+    WINDOW_PRESETS,
+    ViewerState,
+    frame_interval_ms,
+)
+
+CUSTOM_WINDOW = "Custom"
 
 
 class ElidedLabel(QLabel):
@@ -136,6 +143,57 @@ class HeatmapControls(QWidget):
         self.note.setToolTip(text)
 
 
+class DisplayControls(QWidget):
+    """Window/level presets on the displayed grey levels, and a reset (right-drag, B and K
+    change the window by hand; the corner shows W and L)."""
+
+    def __init__(self, state: ViewerState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.setObjectName("displayBar")
+        self.preset = QComboBox()
+        self.preset.setObjectName("windowPreset")
+        for name, (width, level) in WINDOW_PRESETS.items():
+            self.preset.addItem(f"{name}  (W {width} L {level})", name)
+        self.preset.addItem(CUSTOM_WINDOW, None)
+        self.preset.setToolTip(
+            "Window/level on the displayed grey levels (0-255): W = range shown, L = its "
+            "centre. Right-drag on the image, B / K, or a preset."
+        )
+        self.reset = QToolButton()
+        self.reset.setObjectName("resetWindow")
+        self.reset.setText("Reset window")
+        self.reset.setToolTip("Back to the image's own grey levels (zoom and pan stay)")
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 2, 8, 2)
+        lay.addWidget(QLabel("Window"))
+        lay.addWidget(self.preset)
+        lay.addWidget(self.reset)
+        lay.addStretch(1)
+        self.preset.currentIndexChanged.connect(self._on_preset)
+        self.reset.clicked.connect(state.reset_window)
+        state.changed.connect(self.sync)
+        self.sync()
+
+    def _on_preset(self, index: int) -> None:
+        name = self.preset.itemData(index)
+        if name is not None:
+            self.state.apply_window_preset(name)
+            if self.state.invert:
+                self.state.toggle_invert()
+
+    def sync(self) -> None:
+        name = self.state.window_preset if not self.state.invert else None
+        self.preset.blockSignals(True)
+        self.preset.setCurrentIndex(self.preset.findData(name) if name else self.preset.count() - 1)
+        self.preset.blockSignals(False)
+        self.reset.setEnabled(not self.state.window_is_default)
+
+    @property
+    def current_preset(self) -> str | None:
+        return self.preset.currentData()
+
+
 class CineBar(QWidget):
     """Play/pause and scrub a multi-frame file at its frame rate (else 30 fps)."""
 
@@ -149,19 +207,44 @@ class CineBar(QWidget):
         self.slider.setObjectName("cineSlider")
         self.label = QLabel()
         self.label.setObjectName("muted")
+        self.speed = QComboBox()
+        self.speed.setObjectName("cineSpeed")
+        for speed in CINE_SPEEDS:
+            self.speed.addItem(f"{speed:g}×", speed)
+        self.speed.setToolTip("Playback speed (1× = the file's frame rate)")
+        self.loop = QToolButton()
+        self.loop.setObjectName("cineLoop")
+        self.loop.setText("Loop")
+        self.loop.setCheckable(True)
+        self.loop.setToolTip("Loop: start again after the last frame (off: stop there)")
         self.timer = QTimer(self)
-        self.timer.timeout.connect(vm.advance_frame)
+        self.timer.timeout.connect(self._tick)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(8, 2, 8, 2)
         lay.addWidget(self.play)
         lay.addWidget(self.slider, 1)
         lay.addWidget(self.label)
+        lay.addWidget(self.speed)
+        lay.addWidget(self.loop)
         self.play.toggled.connect(state.set_cine_playing)
+        self.speed.currentIndexChanged.connect(
+            lambda i: state.set_cine_speed(self.speed.itemData(i))
+        )
+        self.loop.toggled.connect(state.set_cine_loop)
         self.slider.valueChanged.connect(vm.select_frame)
         state.cine_changed.connect(self.sync)
         vm.current_changed.connect(self.sync)
         vm.pixels_changed.connect(lambda _key: self.sync())
         self.sync()
+
+    def _tick(self) -> None:
+        """One frame on; without loop, playback stops on the last frame."""
+        group = self.vm.current_group
+        last = group is not None and self.vm.frame_index >= group.n_frames - 1
+        if last and not self.state.cine_loop:
+            self.state.set_cine_playing(False)
+            return
+        self.vm.advance_frame()
 
     def sync(self) -> None:
         group = self.vm.current_group
@@ -173,14 +256,17 @@ class CineBar(QWidget):
                 self.state.set_cine_playing(False)
             return
         image = self.vm.current_image
-        interval = frame_interval_ms(image.frame_time_ms if image is not None else None)
-        for widget in (self.slider, self.play):
+        frame_time = image.frame_time_ms if image is not None else None
+        interval = frame_interval_ms(frame_time, self.state.cine_speed)
+        for widget in (self.slider, self.play, self.speed, self.loop):
             widget.blockSignals(True)
         self.slider.setRange(0, group.n_frames - 1)
         self.slider.setValue(self.vm.frame_index)
         self.play.setChecked(self.state.cine_playing)
+        self.speed.setCurrentIndex(self.speed.findData(self.state.cine_speed))
+        self.loop.setChecked(self.state.cine_loop)
         self.play.setText("❚❚  Pause (C)" if self.state.cine_playing else "▶  Play (C)")
-        for widget in (self.slider, self.play):
+        for widget in (self.slider, self.play, self.speed, self.loop):
             widget.blockSignals(False)
         self.label.setText(
             f"Frame {self.vm.frame_index + 1} / {group.n_frames}  ·  {1000 / interval:.0f} fps"

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from core.records import Box, LoadedImage
 
 from ..rendering import (
+    HEATMAP_TRANSPARENT_BELOW,
     apply_brightness_contrast,
     deidentify_pixels,
     heatmap_layer,
@@ -210,7 +211,7 @@ class ImageViewer(QWidget):
         p.setFont(font)
         fm = p.fontMetrics()
         line, pad = fm.height(), 10
-        legend_room = 34 if self.heatmap_visible else 0
+        legend_room = 48 if self.heatmap_visible else 0
         for corner, lines in self._corners.items():
             for i, text in enumerate(lines):
                 right = corner.endswith("r")
@@ -223,17 +224,32 @@ class ImageViewer(QWidget):
                 self._paint_text(p, x, y, text)
 
     def _paint_legend(self, p: QPainter) -> None:
+        """The colour scale: the bar as the overlay draws it (over a checkerboard, so its
+        transparent low end shows), drawn at the overlay's opacity, with its ends named."""
         w, h, pad = self._legend.width(), self._legend.height(), 10
         x, y = self.width() - pad - w, self.height() - pad - h - 14
+        cell = h // 2 or 1
+        for i in range(0, w, cell):
+            for j in range(0, h, cell):
+                shade = QColor("#6b6f76") if (i // cell + j // cell) % 2 else QColor("#2b2e33")
+                p.fillRect(QRectF(x + i, y + j, min(cell, w - i), min(cell, h - j)), shade)
+        p.save()
+        p.setOpacity(self.state.opacity)
         p.drawImage(QPointF(x, y), self._legend)
+        p.restore()
         p.setPen(QColor("#5a5f66"))
         p.drawRect(QRectF(x - 0.5, y - 0.5, w + 1, h + 1))
+        clear = x + w * HEATMAP_TRANSPARENT_BELOW
+        p.setPen(QColor("#e8eaed"))
+        p.drawLine(QPointF(clear, y + h), QPointF(clear, y + h + 3))
         p.setFont(QFont(self.font().family(), 8))
         self._paint_text(p, x, y + h + 12, "low")
         hi = "high"
         self._paint_text(p, x + w - p.fontMetrics().horizontalAdvance(hi), y + h + 12, hi)
         mid = "model attention"
         self._paint_text(p, x + (w - p.fontMetrics().horizontalAdvance(mid)) / 2, y + h + 12, mid)
+        note = f"clear below {HEATMAP_TRANSPARENT_BELOW:.0%} · opacity {self.state.opacity:.0%}"
+        self._paint_text(p, x + w - p.fontMetrics().horizontalAdvance(note), y - 4, note)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -14,8 +14,10 @@ from desktop.loading import images_to_predict, load_patient_pixels
 from desktop.rendering import (
     HEADER_BAND_FRACTION,
     apply_brightness_contrast,
+    blend_heatmap,
     deidentify_pixels,
     heatmap_layer,
+    legend_pixels,
     qimage_to_array,
     thumbnail,
     to_qimage,
@@ -35,14 +37,38 @@ def _compose_like_the_viewer(pixels, cam, box, opacity):
 
 
 @pytest.mark.parametrize("box", [(10, 5, 70, 65), (-8, -4, 90, 70)], ids=["inside", "clipped"])
-def test_viewer_heatmap_layer_matches_core_render_overlay(box):
+def test_viewer_heatmap_layer_matches_the_reports_blend(box):
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, size=(64, 80, 3), dtype=np.uint8)
     cam = rng.random((7, 7)).astype(np.float32)
     ours = _compose_like_the_viewer(pixels, cam, box, 0.45).astype(int)
-    core_pixels = render_overlay(pixels, cam, box, opacity=0.45).astype(int)
-    assert np.abs(ours - core_pixels).max() <= 2
+    report = blend_heatmap(pixels, cam, box, opacity=0.45).astype(int)
+    assert np.abs(ours - report).max() <= 2
     assert np.abs(ours - pixels).mean() > 5  # the overlay really changed the picture
+
+
+def test_the_heatmap_low_end_is_transparent_no_blue_tint():
+    """Issue 12: the colour map's low (blue) end tinted the whole image."""
+    pixels = np.full((40, 40, 3), 100, np.uint8)
+    cam = np.zeros((8, 8), np.float32)
+    cam[3:5, 3:5] = 1.0  # one hot spot, the rest of the map at its minimum
+    out = blend_heatmap(pixels, cam, (0, 0, 40, 40), opacity=0.6)
+    assert (out[:5, :5] == 100).all() and (out[-5:, -5:] == 100).all()  # untouched
+    assert np.abs(out[20, 20].astype(int) - 100).max() > 30  # the hot spot is drawn
+    old = render_overlay(pixels, cam, (0, 0, 40, 40), opacity=0.6)  # the hard-edged overlay
+    assert (old[:5, :5] != 100).any()  # ... tinted the whole box
+    legend = legend_pixels(100, 4)
+    assert legend[0, 0, 3] == 0 and legend[0, -1, 3] == 255  # the legend shows it too
+
+
+def test_the_overlay_covers_the_whole_field_the_model_saw():
+    """pad_to_square: the model's box is the square around the ultrasound region, reaching
+    past the image; the layer covers all of the image inside it, nothing outside."""
+    h, w = 60, 100
+    box = (10, -15, 100, 75)  # a 90 x 90 square around the region x 10..100, clipped at the top
+    cam = np.ones((7, 7), np.float32)
+    rgba, (x, y) = heatmap_layer(cam, box, (h, w))
+    assert (x, y) == (10, 0) and rgba.shape[:2] == (60, 90)
 
 
 def test_deidentify_masks_outside_the_region_the_header_band_and_the_region_top():

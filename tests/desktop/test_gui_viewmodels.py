@@ -136,7 +136,7 @@ def test_viewer_state_rules(qtbot):
     st.flip_horizontal()
     st.set_brightness(500)
     st.toggle_invert()
-    assert st.brightness == 100 and st.invert and not st.window_is_default
+    assert st.brightness == 255 and st.invert and not st.window_is_default
     st.reset()
     assert st.geometry.zoom is None and st.geometry.quarter_turns == 0 and not st.geometry.flip_h
     assert st.window_is_default
