@@ -12,13 +12,10 @@ import cv2
 import numpy as np
 from PySide6.QtGui import QImage
 
+from core.deidentify import HEADER_BAND_FRACTION, REGION_TOP_MARGIN_FRACTION  # noqa: F401
+from core.deidentify import mask_burned_in_text as deidentify_pixels  # noqa: F401 (one mask)
 from core.heatmap_overlay import colormap_legend, colour_map, place_cam
 from core.records import Box
-
-#: Height of the burned-in header band masked in de-identified mode (fraction of the height).
-HEADER_BAND_FRACTION = 0.08
-#: Rows at the top of a declared ultrasound region masked as well (header text descenders).
-REGION_TOP_MARGIN_FRACTION = 0.02
 
 
 def brightness_contrast_lut(brightness: int, contrast_percent: int, invert: bool) -> np.ndarray:
@@ -36,27 +33,6 @@ def apply_brightness_contrast(
     if brightness == 0 and contrast_percent == 100 and not invert:
         return pixels
     return cv2.LUT(pixels, brightness_contrast_lut(brightness, contrast_percent, invert))
-
-
-def deidentify_pixels(pixels: np.ndarray, region: Box | None) -> np.ndarray:
-    """Mask burned-in text: black outside the ultrasound region and over the header band.
-
-    Scanners burn patient name, id and date into the frame around the ultrasound sector; the
-    DICOM Sequence of Ultrasound Regions says where the sector is, so everything else goes.
-    The top header band is blacked out in every case, and the region's first rows too: a
-    region is the sector's bounding box, and the descenders of a header line just above it
-    reach into it. Text burned into the sector itself cannot be found from geometry.
-    """
-    h, w = pixels.shape[:2]
-    keep = np.zeros((h, w), dtype=bool)
-    x0, y0, x1, y1 = (0, 0, w, h) if region is None else region
-    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-    if x1 > x0 and y1 > y0:
-        keep[y0:y1, x0:x1] = True
-    if region is not None:
-        keep[y0 : y0 + int(np.ceil(h * REGION_TOP_MARGIN_FRACTION))] = False
-    keep[: int(np.ceil(h * HEADER_BAND_FRACTION))] = False
-    return np.where(keep[..., None], pixels, 0).astype(pixels.dtype)
 
 
 #: The heatmap is transparent where the map is below this fraction of its maximum and fully
