@@ -203,11 +203,16 @@ def main(argv: list[str] | None = None) -> int:
 def _application():
     from PySide6.QtWidgets import QApplication
 
+    import core
+
+    from .identity import app_icon
     from .theme import apply_dark_theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("CNSight")
     app.setOrganizationName("CNSight")
+    app.setApplicationVersion(core.__version__)
+    app.setWindowIcon(app_icon())
     apply_dark_theme(app)
     return app
 

@@ -23,6 +23,7 @@ from core.taxonomy import display_name
 
 from . import theme
 from .card_html import flat_rows, fmt, key_value_table, training_data_html, validation_html
+from .identity import app_icon, app_title
 from .model_worker import ModelInfo
 
 
@@ -83,7 +84,8 @@ def model_card_html(info: ModelInfo | None) -> str:
 class ModelCardDialog(QDialog):
     def __init__(self, info: ModelInfo | None, parent=None):
         super().__init__(parent)
-        self.setWindowTitle("About CNSight / model card")
+        self.setWindowTitle(f"About {app_title()} / model card")
+        self.setWindowIcon(app_icon())
         self.setObjectName("modelCardDialog")
         self.resize(720, 640)
         self.browser = QTextBrowser()

@@ -33,6 +33,7 @@ from . import file_ops
 from .dialogs import ModelCardDialog, ShortcutsDialog, show_message
 from .export import snapshot_patient
 from .file_dialogs import ask_model_bundle, ask_save_path, ask_study_files, ask_study_folder
+from .identity import app_icon, app_title
 from .measurement_export import report_measurements
 from .model_worker import ModelInfo
 from .pipeline import AnalysisPipeline
@@ -70,7 +71,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.session, self.vm, self.settings = session, session.vm, settings
         self.setObjectName("mainWindow")
-        self.setWindowTitle("CNSight")
+        self.setWindowTitle(app_title())
+        self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.resize(1440, 900)
         self.pane = ViewerPane(self.vm, session)
@@ -304,9 +306,9 @@ class MainWindow(QMainWindow):
     def _update_title(self) -> None:
         source = self.vm.cohort.source if self.vm.cohort else ""
         if self.vm.deidentified or not source:
-            self.setWindowTitle("CNSight" + (" — de-identified" if self.vm.deidentified else ""))
+            self.setWindowTitle(app_title("de-identified" if self.vm.deidentified else ""))
         else:
-            self.setWindowTitle(f"CNSight — {source}")
+            self.setWindowTitle(app_title(source))
 
     def show_shortcuts(self) -> ShortcutsDialog:
         dialog = ShortcutsDialog(shortcut_rows(), self)
