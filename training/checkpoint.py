@@ -3,11 +3,17 @@
 A checkpoint holds everything the next epoch depends on: weights, optimizer, LR schedule,
 AMP scaler, the selection/early-stopping state, the log history and every RNG state, so a
 resumed run continues exactly as an uninterrupted one would.
+
+Checkpoints hold tensors and plain values only (the NumPy RNG state as a tensor), so they are
+read with ``torch.load(weights_only=True)``: a ``checkpoint.pt`` someone planted in a run folder
+cannot run code when ``--resume`` opens it (a full unpickle would execute whatever the file
+says). Nothing in ``training/`` unpickles arbitrary objects.
 """
 
 from __future__ import annotations
 
 import logging
+import pickle
 import random
 from pathlib import Path
 
@@ -16,6 +22,7 @@ import torch
 from safetensors.torch import load_file
 
 from core.errors import BundleError
+from training.errors import TrainingError
 
 log = logging.getLogger(f"cnsight.{__name__}")
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -23,9 +30,17 @@ BEST_NAME = "best_weights.pt"
 
 
 def rng_states() -> dict:
+    """Every RNG's state as tensors and plain values (loadable with ``weights_only=True``)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
     states = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "python": random.getstate(),  # (version, tuple of ints, None)
+        "numpy": {
+            "name": str(name),
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -35,7 +50,9 @@ def rng_states() -> dict:
 
 def restore_rng_states(states: dict) -> None:
     random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
+    n = states["numpy"]
+    keys = n["keys"].numpy().astype(np.uint32)
+    np.random.set_state((n["name"], keys, n["pos"], n["has_gauss"], n["cached_gaussian"]))
     torch.set_rng_state(states["torch"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
@@ -59,8 +76,21 @@ def resolve_checkpoint(resume: Path) -> Path:
 
 
 def load_checkpoint(path: Path) -> dict:
-    # Our own file, with optimizer state and RNG states (numpy arrays): not weights_only.
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """A checkpoint or best-weights file, read without unpickling arbitrary objects."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise TrainingError(
+            f"--resume {path}: not a checkpoint this CNSight can read safely ({first[:200]}). "
+            "Checkpoints hold tensors and plain values only; a file with other pickled objects "
+            "(planted, or written before checkpoints were made safe to load) is refused, "
+            "never executed - start the run again"
+        ) from None
+    model = ckpt.get("model") if isinstance(ckpt, dict) else None
+    if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor) for v in model.values()):
+        raise TrainingError(f"--resume {path}: not a CNSight checkpoint (no model weights in it)")
+    return ckpt
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:

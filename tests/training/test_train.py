@@ -112,8 +112,8 @@ def test_resume_continues_identically(tiny_manifest, tmp_path, monkeypatch):
     monkeypatch.setattr(training.train, "train_one_epoch", real_epoch)
     assert main(tiny_args(tiny_manifest, broken, *args, "--resume", str(broken))) == 0
 
-    a = torch.load(straight / "checkpoint.pt", weights_only=False)
-    b = torch.load(broken / "checkpoint.pt", weights_only=False)
+    a = torch.load(straight / "checkpoint.pt", weights_only=True)
+    b = torch.load(broken / "checkpoint.pt", weights_only=True)
     assert a["state"]["epoch"] == b["state"]["epoch"] == 2
     for key, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][key]), key
