@@ -43,10 +43,11 @@ from .viewer_pane import ViewerPane
 from .viewmodels.measurements import MeasurementsViewModel
 from .widgets.measure_tool import MeasureTool
 from .widgets.measurement_panel import MeasurementPanel
-from .widgets.panels import ErrorList, TagView
+from .widgets.panels import ErrorList
 from .widgets.patient_list import PatientList
 from .widgets.results_panel import ResultsPanel
 from .widgets.status_bar import AnalysisStatus
+from .widgets.tag_browser import TagTree
 from .widgets.thumbnails import ThumbnailStrip
 from .window_actions import (
     build_actions,
@@ -119,7 +120,7 @@ class MainWindow(QMainWindow):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.tags = TagView(self.vm)
+        self.tags = TagTree(self.vm)
         self.side_tabs = QTabWidget()
         self.side_tabs.addTab(scroll, "AI results")
         self.measurement_panel = MeasurementPanel(self.vm, self.measurements)

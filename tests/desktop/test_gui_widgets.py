@@ -13,7 +13,7 @@ from desktop.rendering import qimage_to_array
 from desktop.viewmodels.cohort import CohortViewModel, PatientPixels
 from desktop.viewmodels.viewer import ViewerState
 from desktop.widgets.controls import CineBar, HeatmapControls
-from desktop.widgets.panels import ErrorList, TagView
+from desktop.widgets.panels import ErrorList
 from desktop.widgets.patient_list import PatientList
 from desktop.widgets.results_panel import ResultsPanel
 from desktop.widgets.thumbnails import ThumbnailStrip
@@ -213,18 +213,14 @@ def test_heatmap_of_an_unlikely_class_is_drawn_faintly(qtbot, loaded_vm):
     assert any("Heatmap: Normal 5.0%" in line for line in pane.presenter.corner_text(0)["tr"])
 
 
-def test_tag_view_and_error_list_respect_deidentified_mode(qtbot, loaded_vm):
+def test_error_list_respects_deidentified_mode(qtbot, loaded_vm):
     from core.records import FileError
 
-    tags, errors = TagView(loaded_vm), ErrorList(loaded_vm)
-    qtbot.addWidget(tags)
+    errors = ErrorList(loaded_vm)
     qtbot.addWidget(errors)
-    tags.refresh()
-    assert tags.tags() == {"PatientName": "DOE^JANE", "Modality": "US"}
     loaded_vm.add_errors([FileError("/s/DOE_JANE/x.dcm", "truncated pixel data")])
     assert "DOE_JANE" in errors.item(0).text()
     loaded_vm.set_deidentified(True)
-    assert tags.tags() == {"Modality": "US"}
     assert (
         "DOE_JANE" not in errors.item(0).text() and "truncated pixel data" in errors.item(0).text()
     )
