@@ -129,8 +129,10 @@ class Pseudonyms:
 
     def image_key(self, key: str) -> str:
         """The label already given to the image whose ref key (or path) is ``key``."""
-        path = key.split("#", 1)[0] if key not in self._images else key
-        return self._images.get(path, "image")
+        if key in self._images:
+            return self._images[key]
+        path, _, frame = key.rpartition("#")  # a cine's frame: "<path>#<frame>"
+        return self._images.get(path, "image") if frame.isdigit() else "image"
 
     def file(self, path: str) -> str:
         """A label for a file that belongs to no patient (refused at discovery)."""

@@ -4,6 +4,8 @@ and the app's CSV export (the command-line contract in docs/cli.md).
 images.csv:   patient_id,path,frame,pred,p_<class>...,error,assessable,reason,ood_score,plane[,label]
 patients.csv: patient_id,pred,p_<class>...,n_images,rule,top_images,n_views,flags,calibrated[,label]
 
+Every cell is written through ``writer`` (``csv_cell``): text starting with ``=``, ``+``,
+``-``, ``@``, a tab or a line break gets a leading ``'`` (OWASP rule against CSV injection).
 ``label`` (the truth) is appended only where it is known (evaluation). Probabilities are
 written with 6 decimals; a row whose image could not be read has empty ``pred`` and
 probabilities and says why in ``error``. An image outside what the model was validated for
@@ -14,11 +16,58 @@ without any assessable view has ``pred`` = ``not_assessable`` and empty probabil
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import IO
 
 from .aggregation import NOT_ASSESSABLE, PatientPrediction
 from .domain import DomainCheck
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection):
+#: ``=cmd|' /C calc'!A0`` as a Patient ID would run a command when the CSV is opened.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def csv_cell(value) -> object:
+    """One cell as it is safe to write: text that starts like a formula gets a leading ``'``
+    (the OWASP rule: spreadsheets show it as text; numbers such as ``-0.5`` are left alone),
+    and characters that cannot be written as UTF-8 (lone surrogates from a file name that is
+    not valid UTF-8) become ``\\udcff`` escapes instead of stopping the run mid-file."""
+    if not isinstance(value, str):
+        return value
+    text = value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if text.startswith(FORMULA_PREFIXES) and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.strip() == text
+
+
+class SafeCsvWriter:
+    """``csv.writer`` whose rows go through ``csv_cell``: every CSV CNSight writes uses it."""
+
+    def __init__(self, f: IO[str], **kwargs):
+        self._writer = csv.writer(f, **kwargs)
+
+    def writerow(self, row: Iterable) -> None:
+        self._writer.writerow([csv_cell(v) for v in row])
+
+    def writerows(self, rows: Iterable[Iterable]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def writer(f: IO[str], **kwargs) -> SafeCsvWriter:
+    """A CSV writer that neutralises formula cells and unencodable characters (``csv_cell``)."""
+    return SafeCsvWriter(f, **kwargs)
+
 
 IMAGE_ASSESSMENT_COLUMNS = ["assessable", "reason", "ood_score", "plane"]
 PATIENT_ASSESSMENT_COLUMNS = ["n_views", "flags", "calibrated"]

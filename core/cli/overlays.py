@@ -61,8 +61,10 @@ def write_overlay(
     pred: ImagePrediction,
     class_names: Sequence[str],
     classes: str | list[int] = "pred",
+    stem: str | None = None,
 ) -> list[Path]:
-    """Write ``out_dir/<patient>/<file>[_f<frame>]_<class>.png``; returns the paths written."""
+    """Write ``out_dir/<patient>/<file>[_f<frame>]_<class>.png``; returns the paths written.
+    ``stem``: the name to use instead of the file's (a de-identified image label)."""
     if classes == "pred":
         indices = [pred.pred_index]
     elif classes == "all":
@@ -71,7 +73,7 @@ def write_overlay(
         indices = list(classes)
     folder = out_dir / safe_name(patient_id)
     folder.mkdir(parents=True, exist_ok=True)
-    stem = safe_name(image.ref.path.stem) + (
+    stem = safe_name(stem if stem is not None else image.ref.path.stem) + (
         "" if image.ref.frame is None else f"_f{image.ref.frame:03d}"
     )
     written = []

@@ -4,23 +4,32 @@ Writes ``OUT/images.csv`` (one row per image or frame; ``error`` says why a file
 read, ``assessable``/``reason`` whether the model could assess it), ``OUT/patients.csv``
 (patient-level verdicts over the assessable views, rule named; ``not_assessable`` when there
 are none) and, with ``--heatmaps``, one overlay PNG per image under ``OUT/heatmaps/``.
+
+Every file that cannot be used is one row with its reason and the run goes on: an image that
+cannot be read, prepared or predicted costs only itself (a failing batch is predicted again
+image by image). With ``--deidentify`` no patient id, file name or path is written: patients
+are ``case-NNN``, images ``case-NNN/image-NN``, error messages are scrubbed of paths and
+names, and overlays have the burned-in text masked (docs/security.md, "Patient data").
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import contextlib
 import logging
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import RESEARCH_USE_ONLY, prediction_csv
 from ..aggregation import RULES
+from ..deidentify import Pseudonyms, mask_burned_in_text, scrub
 from ..devices import DEFAULT_DEVICE, DEVICES
 from ..errors import BundleError, CNSightError, DiscoveryError
+from ..isolation import PredictionFailure, failure_reason, predict_batch_isolated
 from ..records import ImageRef, LoadedImage, Patient
 from ..resources import demo_model_dir
 from .overlays import write_overlay
@@ -74,6 +83,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         choices=list(RULES),
         help="patient-level rule (default: the bundle's)",
     )
+    p.add_argument(
+        "--deidentify",
+        action="store_true",
+        help="write no patient id, file name or path: case and image labels instead, error "
+        "messages without paths, overlays with the burned-in text masked",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -93,33 +108,61 @@ def prefetch(
 
 
 class CsvWriters:
-    """images.csv and patients.csv, columns from ``core.prediction_csv`` (the contract)."""
+    """images.csv and patients.csv, columns from ``core.prediction_csv`` (the contract), every
+    cell through its safe writer (formula cells neutralised, any file name writable). With
+    ``pseudonyms`` the id and path columns hold case and image labels."""
 
-    def __init__(self, out: Path, class_names: Sequence[str]):
+    def __init__(self, out: Path, class_names: Sequence[str], pseudonyms: Pseudonyms | None = None):
         self.class_names = tuple(class_names)
+        self.pseudonyms = pseudonyms
         # Opened for the whole run and closed by __exit__: rows are written as images finish.
         self._files = [
             open(out / n, "w", newline="", encoding="utf-8")  # noqa: SIM115
             for n in ("images.csv", "patients.csv")
         ]
-        self.images = csv.writer(self._files[0])
+        self.images = prediction_csv.writer(self._files[0])
         self.images.writerow(prediction_csv.image_header(class_names))
-        self.patients = csv.writer(self._files[1])
+        self.patients = prediction_csv.writer(self._files[1])
         self.patients.writerow(prediction_csv.patient_header(class_names))
+
+    def _patient(self, patient_id: str) -> str:
+        if self.pseudonyms is None or not patient_id:
+            return patient_id
+        return self.pseudonyms.case(patient_id)
+
+    def _where(self, patient_id: str, path: str) -> str:
+        if self.pseudonyms is None:
+            return path
+        if not patient_id:
+            return self.pseudonyms.file(path)
+        return self.pseudonyms.image(patient_id, path)
+
+    def message(self, text: str, path: str = "") -> str:
+        """An error message as this run may write it (scrubbed when de-identifying)."""
+        return text if self.pseudonyms is None else scrub(text, [path])
 
     def error_row(self, patient_id: str, path: str, frame, error: str):
         self.images.writerow(
-            prediction_csv.image_row(self.class_names, patient_id, path, frame, None, error)
-        )
+            prediction_csv.image_row(
+                self.class_names, self._patient(patient_id), self._where(patient_id, path),
+                frame, None, self.message(error, path),
+            )
+        )  # fmt: skip
 
     def prediction_row(self, patient_id: str, pred: ImagePrediction):
+        where = self._where(patient_id, str(pred.ref.path))
         self.images.writerow(
-            prediction_csv.prediction_row(self.class_names, patient_id, str(pred.ref.path), pred)
+            prediction_csv.prediction_row(self.class_names, self._patient(patient_id), where, pred)
         )
 
     def patient_row(self, patient_id: str, verdict, rule: str):
+        kwargs = {}
+        if self.pseudonyms is not None:
+            kwargs["image_name"] = self.pseudonyms.image_key
         self.patients.writerow(
-            prediction_csv.patient_row(self.class_names, patient_id, verdict, rule)
+            prediction_csv.patient_row(
+                self.class_names, self._patient(patient_id), verdict, rule, **kwargs
+            )
         )
 
     def __enter__(self) -> CsvWriters:
@@ -142,12 +185,22 @@ def _heatmap_classes(arg: str, class_names: Sequence[str]) -> str | list[int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = get_args_parser().parse_args(argv)
+    _printable_stderr()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         return run(args)
     except (BundleError, DiscoveryError, ValueError) as e:
         print(f"cnsight-predict: error: {e}", file=sys.stderr)
         return 2
+
+
+def _printable_stderr() -> None:
+    """A file name that is not valid UTF-8 (a lone surrogate in Python) is printed as an
+    escape instead of raising inside the logging handler."""
+    reconfigure = getattr(sys.stderr, "reconfigure", None)
+    if reconfigure is not None:
+        with contextlib.suppress(ValueError, OSError):  # a stream that cannot change it
+            reconfigure(errors="backslashreplace")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -162,8 +215,9 @@ def run(args: argparse.Namespace) -> int:
     heatmap_classes = _heatmap_classes(args.heatmap_class, class_names)
     study = discover([Path(p) for p in args.inputs], class_names=class_names)
     args.out.mkdir(parents=True, exist_ok=True)
+    pseudonyms = Pseudonyms(p.patient_id for p in study.patients) if args.deidentify else None
     with (
-        CsvWriters(args.out, class_names) as writers,
+        CsvWriters(args.out, class_names, pseudonyms) as writers,
         Predictor(bundle, device=args.device, batch_size=args.batch_size) as predictor,
     ):
         for err in study.errors:
@@ -210,6 +264,10 @@ class _PredictJob:
             except CNSightError as e:
                 self._error(patient, ref, str(e))
                 continue
+            except Exception as e:  # noqa: BLE001 - a reader bug must cost this image only
+                log.debug("reading %s failed", ref.key, exc_info=e)
+                self._error(patient, ref, f"{ref.path}: cannot read image: {failure_reason(e)}")
+                continue
             loaded.append(image)  # out-of-scope images too: the domain check says why
             if len(loaded) >= self.predictor.batch_size:
                 self._predict(patient, loaded, preds)
@@ -234,31 +292,51 @@ class _PredictJob:
         return len(preds)
 
     def _predict(self, patient: Patient, loaded: list[LoadedImage], preds: list) -> None:
-        """Predict the loaded images (then clear them), appending to ``preds``."""
+        """Predict the loaded images (then clear them), appending to ``preds``; an image that
+        cannot be prepared or predicted gets its error row, the others their predictions."""
         if not loaded:
             return
         names = self.writers.class_names
-        for image, pred in zip(loaded, self.predictor.predict_batch(loaded), strict=True):
+        results = predict_batch_isolated(self.predictor, loaded)
+        for image, result in zip(loaded, results, strict=True):
+            if isinstance(result, PredictionFailure):
+                self._error(patient, image.ref, f"{image.ref.path}: {result.reason}", count=False)
+                continue
+            pred = result
             self.writers.prediction_row(patient.patient_id, pred)
             preds.append(pred)
             # No overlay for an image the model cannot assess: a heatmap would look like a finding.
             if self.args.heatmaps and pred.assessable:
-                write_overlay(
-                    self.args.out / "heatmaps",
-                    patient.patient_id,
-                    image,
-                    pred,
-                    names,
-                    self.heatmap_classes,
-                )
+                self._overlay(patient, image, pred, names)
         self.bar.update(len(loaded))
         loaded.clear()
 
-    def _error(self, patient: Patient, ref: ImageRef, message: str) -> None:
-        log.warning("%s", message)
-        self.writers.error_row(patient.patient_id, str(ref.path), ref.frame, message)
+    def _overlay(self, patient: Patient, image: LoadedImage, pred, names) -> None:
+        pseudonyms = self.writers.pseudonyms
+        if pseudonyms is None:
+            folder, stem = patient.patient_id, None
+        else:  # case folder, image label, burned-in text masked
+            folder, label = pseudonyms.image(patient.patient_id, image.ref).split("/", 1)
+            stem = label
+            image = replace(image, pixels=mask_burned_in_text(image.pixels, image.region))
+        try:
+            write_overlay(
+                self.args.out / "heatmaps", folder, image, pred, names, self.heatmap_classes,
+                stem=stem,
+            )  # fmt: skip
+        except (OSError, ValueError) as exc:  # a full disk, an unwritable folder
+            log.warning("%s", self.writers.message(f"heatmap not written: {exc}"))
+
+    def _error(self, patient: Patient, ref: ImageRef, message: str, count: bool = True) -> None:
+        """One error row; ``count``: also advance the progress bar (a read failure; a
+        prediction failure is counted with its batch)."""
+        path = str(ref.path)
+        reason = message[len(path) + 2 :] if message.startswith(f"{path}: ") else message
+        log.warning("%s", self.writers.message(message, path))
+        self.writers.error_row(patient.patient_id, path, ref.frame, reason)
         self.n_errors += 1
-        self.bar.update(1)
+        if count:
+            self.bar.update(1)
 
     def close(self):
         self.bar.close()
