@@ -366,3 +366,22 @@ def _check_signature(signature: Any, message: bytes, source: str) -> str:
 
 def trusted_key_ids(keys: Iterable) -> list[str]:
     return sorted(key_id(k) for k in keys)
+
+
+def check_pinned(bundle_dir: Path, seal_sha256: str, signer: str = "") -> None:
+    """The bundle is exactly the one a reader study names: its card matches its seal, the seal
+    is ``seal_sha256`` (card + weights + domain, as pinned in the protocol) and, when ``signer``
+    is given, it is signed by that key. Cheap (the card only): the loader checks the files."""
+    card_path, data = read_card_file(bundle_dir)
+    digest, found = check_seal(data, str(card_path))
+    if seal_sha256 and digest != seal_sha256:
+        raise BundleError(
+            f"the model bundle {bundle_dir} is not the study's model: its seal is "
+            f"{digest[:12]}..., the protocol names {seal_sha256[:12]}... (the card, the weights "
+            "or the domain statistics differ); refusing to load it (ask the study coordinator)"
+        )
+    if signer and found != signer:
+        raise BundleError(
+            f"the model bundle {bundle_dir} is not signed by the key the study names "
+            f"({signer}; found {found or 'no signature'}); refusing to load it"
+        )

@@ -2,16 +2,22 @@
 
     cnsight-study create STUDY --data MANIFEST_OR_DIR --readers R1,R2,... [--model BUNDLE]
                          [--washout-days 28] [--seed 0] [--title TEXT] [--classes ...]
-    cnsight-study status STUDY        progress of every reader, next block, washout, log heads
-    cnsight-study verify STUDY        recompute every reader's hash chain (exit 1 if one fails)
-    cnsight-study export STUDY --out READS.csv
+                         [--coordinator DIR]
+    cnsight-study status STUDY [--coordinator DIR]   progress of every reader, log heads
+    cnsight-study verify STUDY [--coordinator DIR]   every log checked, read-only (exit 1 if one fails)
+    cnsight-study witness STUDY [--coordinator DIR]  verify, then record every log's head
+    cnsight-study backup STUDY --out DIR             a consistent copy of every log (SQLite backup)
+    cnsight-study export STUDY --out READS.csv [--coordinator DIR]
     cnsight-study analyze --reads READS.csv --out DIR [--fom ...] [--covariance ...]
 
 Readers read in the app: ``cnsight --study STUDY --reader R1``. ``analyze`` runs the standard
 MRMC analyses (Obuchowski-Rockette with Hillis df, and DBM) on long-format reads - columns
 ``reader,treatment,case,truth,rating``, the format MRMCaov, RJafroc and iMRMC read - and writes
-``DIR/analysis.json`` and ``DIR/report.html``. Exit codes: 0 done, 1 verification failed,
-2 bad input (one clear message).
+``DIR/analysis.json`` and ``DIR/report.html``. The coordinator's folder (truth labels, patient
+ids, the study key, witnessed heads; default ``STUDY.coordinator`` beside the study) stays with
+the coordinator: readers open STUDY only (docs/reader-study.md). Exit codes: 0 done,
+1 verification failed (any integrity failure: a log, the protocol or the truth file), 2 bad
+input (one clear message).
 """
 
 from __future__ import annotations
@@ -65,15 +71,29 @@ def get_args_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help="seed of the reading orders")
     c.add_argument("--title", default="")
     c.add_argument("--classes", default=None, help="class names (default: the model's)")
+    coordinator_help = "the coordinator's folder (default: STUDY.coordinator beside STUDY)"
+    c.add_argument("--coordinator", type=Path, default=None, help=coordinator_help + ", created")
     for name, text in (
         ("status", "progress of every reader"),
-        ("verify", "check every reading log's hash chain"),
+        ("verify", "check every reading log (read-only): chain, study-key MACs, protocol rules"),
+        ("witness", "verify, then record every log's head in the coordinator's folder"),
     ):
         sp = sub.add_parser(name, help=text, description=text)
         sp.add_argument("study", type=Path)
+        sp.add_argument("--coordinator", type=Path, default=None, help=coordinator_help)
+    b = sub.add_parser(
+        "backup",
+        help="copy every reading log as one consistent snapshot (SQLite backup API)",
+        description="Copy STUDY/protocol.json and every reads/*.sqlite into OUT with the SQLite "
+        "backup API: decisions still in a log's -wal file are included, and a copy taken while "
+        "a reader is reading is consistent. OUT must not exist.",
+    )
+    b.add_argument("study", type=Path)
+    b.add_argument("--out", type=Path, required=True, help="backup folder to create")
     e = sub.add_parser("export", help="write the long-format reads CSV of all decisions")
     e.add_argument("study", type=Path)
     e.add_argument("--out", type=Path, required=True, help="reads CSV to write")
+    e.add_argument("--coordinator", type=Path, default=None, help=coordinator_help)
     a = sub.add_parser(
         "analyze",
         help="MRMC analysis of long-format reads (OR with Hillis df, DBM)",
@@ -125,7 +145,7 @@ def run_create(args: argparse.Namespace) -> int:
     from core.bundle import load_bundle
     from core.discovery import discover
     from core.readerstudy.privacy import burned_in_patients
-    from core.readerstudy.protocol import create_protocol, save_protocol
+    from core.readerstudy.protocol import create_protocol, default_coordinator_dir, save_protocol
     from core.resources import demo_model_dir
 
     model_dir = (args.model or demo_model_dir()).resolve()
@@ -137,10 +157,18 @@ def run_create(args: argparse.Namespace) -> int:
             "%d file(s) of --data could not be used (first: %s)", len(study.errors), study.errors[0]
         )
     data = os.path.relpath(args.data.resolve(), args.study.resolve())
+    model = {
+        "path": str(model_dir),
+        "seal_sha256": card.seal_sha256,
+        "weights_sha256": card.weights_sha256,
+        "name": card.name,
+    }
+    if card.signer:
+        model["signer"] = card.signer
+    data_dir = args.data.resolve() if args.data.is_dir() else args.data.resolve().parent
     protocol = create_protocol(
-        study.patients, data, args.readers.split(","), names,
-        {"path": str(model_dir), "weights_sha256": card.weights_sha256, "name": card.name},
-        seed=args.seed, washout_days=args.washout_days, title=args.title,
+        study.patients, data, args.readers.split(","), names, model,
+        seed=args.seed, washout_days=args.washout_days, title=args.title, data_dir=data_dir,
     )  # fmt: skip
     burned = burned_in_patients(study.patients)
     if burned:
@@ -151,28 +179,59 @@ def run_create(args: argparse.Namespace) -> int:
             "recognise cases by it",
             len(burned), len(study.patients),
         )  # fmt: skip
-    path = save_protocol(protocol, args.study)
+    path = save_protocol(protocol, args.study, args.coordinator)
     log.info(
         "study %s: %d cases, readers %s, washout %g days -> %s",
         protocol.study_id, len(protocol.cases), ", ".join(protocol.readers), protocol.washout_days, path,
     )  # fmt: skip
     log.info("readers start with: cnsight --study %s --reader %s", args.study, protocol.readers[0])
+    log.info(
+        "keep the coordinator's folder %s (truth labels, patient ids, the study key) away from "
+        "the readers: they open %s only",
+        args.coordinator or default_coordinator_dir(args.study), args.study,
+    )  # fmt: skip
     return 0
 
 
-def run_status(args: argparse.Namespace, verify_only: bool = False) -> int:
-    from core.readerstudy.export import reader_logs
+def _statuses(args: argparse.Namespace, witness: bool = False):
+    """Every reader's verified log; ``CNSightError`` for a folder that is not there (exit 2),
+    ``_IntegrityFailure`` for a protocol or truth file that does not verify (exit 1)."""
+    from core.readerstudy.audit import verify_study, witness_heads
+    from core.readerstudy.protocol import default_coordinator_dir
 
-    _, statuses = reader_logs(args.study)
+    if not (args.study / "protocol.json").is_file():
+        raise CNSightError(f"{args.study}: not a reader study (no protocol.json)")
+    coordinator = args.coordinator or default_coordinator_dir(args.study)
+    if args.coordinator is not None and not coordinator.is_dir():
+        raise CNSightError(f"--coordinator {coordinator}: no such folder")
+    try:
+        if witness:
+            return witness_heads(args.study, args.coordinator)
+        return verify_study(args.study, args.coordinator)[1]
+    except CNSightError as e:
+        raise _IntegrityFailure(str(e)) from None
+
+
+class _IntegrityFailure(CNSightError):
+    """The study's protocol or truth file does not verify (exit 1, as a failing log)."""
+
+
+def run_status(args: argparse.Namespace, verify_only: bool = False, witness: bool = False) -> int:
+    statuses = _statuses(args, witness)
     for s in statuses:
         if not s.started:
             print(f"{s.reader}: not started")
         elif not s.ok:
             print(f"{s.reader}: FAILS VERIFICATION - {s.problem}")
         else:
-            print(f"{s.reader}: log ok, {s.events} events, head {s.head}")
+            how = "authenticated with the study key" if s.authenticated else "hash chain only"
+            print(f"{s.reader}: log ok ({how}), {s.events} events, head {s.head}")
     if any(not s.ok for s in statuses):
+        if witness:
+            print("nothing witnessed: every log must verify first")
         return 1
+    if witness:
+        print(f"witnessed {sum(s.started for s in statuses)} log head(s)")
     if not verify_only:
         for s in statuses:
             print(f"{s.reader}: {len(s.decisions)}/{s.planned} decisions")
@@ -182,13 +241,25 @@ def run_status(args: argparse.Namespace, verify_only: bool = False) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from core.readerstudy.export import export_reads
 
-    for s in export_reads(args.study, args.out):
+    for s in export_reads(args.study, args.out, args.coordinator):
         log.info(
             "%s: %d/%d decisions, log head %s", s.reader, len(s.decisions), s.planned, s.head or "-"
         )
     log.info(
-        "reads written to %s (record the log heads above: they make later edits evident)", args.out
+        "reads written to %s (`cnsight-study witness` records the log heads: a later cut or "
+        "rollback of a log is then detected)",
+        args.out,
     )
+    return 0
+
+
+def run_backup(args: argparse.Namespace) -> int:
+    from core.readerstudy.backup import backup_study
+
+    copied = backup_study(args.study, args.out)
+    for name, events in copied:
+        log.info("%s: %d events", name, events)
+    log.info("backup of %d log(s) in %s", len(copied), args.out)
     return 0
 
 
@@ -199,11 +270,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "create":
             return run_create(args)
-        if args.command in ("status", "verify"):
-            return run_status(args, verify_only=args.command == "verify")
+        if args.command in ("status", "verify", "witness"):
+            return run_status(
+                args, verify_only=args.command != "status", witness=args.command == "witness"
+            )
         if args.command == "export":
             return run_export(args)
+        if args.command == "backup":
+            return run_backup(args)
         analysis = run_analyze(args, command)
+    except _IntegrityFailure as e:
+        log.error("%s", e)
+        return 1
     except CNSightError as e:
         log.error("%s", e)
         return 2

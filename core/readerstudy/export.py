@@ -4,12 +4,11 @@ more), the input of ``cnsight-study analyze`` and of MRMCaov / RJafroc / iMRMC."
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import ReaderStudyError
-from core.readerstudy.log import Event, ReadLog
-from core.readerstudy.protocol import Protocol, load_protocol
+from core.readerstudy.audit import ReaderLogStatus, verify_study
+from core.readerstudy.protocol import Protocol
 
 COLUMNS = (
     "reader",
@@ -24,45 +23,21 @@ COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class ReaderLogStatus:
-    """One reader's log as the coordinator sees it (read once, verified once)."""
-
-    reader: str
-    started: bool
-    ok: bool
-    events: int
-    head: str  # hash of the last event: record it to make a later rewrite evident
-    problem: str
-    planned: int
-    decisions: tuple[Event, ...] = field(default=(), repr=False)
+def reader_logs(
+    study_dir: str | Path, coordinator_dir: str | Path | None = None
+) -> tuple[Protocol, list[ReaderLogStatus]]:
+    """The protocol (with truth) and every enrolled reader's log, verified read-only."""
+    view, statuses = verify_study(study_dir, coordinator_dir)
+    return view.protocol, statuses
 
 
-def reader_logs(study_dir: str | Path) -> tuple[Protocol, list[ReaderLogStatus]]:
-    """Every enrolled reader's log, verified; a log that fails keeps no decisions."""
-    study_dir = Path(study_dir)
-    protocol, sha = load_protocol(study_dir)
-    statuses = []
-    for reader in protocol.readers:
-        planned = sum(len(b.case_ids) for b in protocol.plan(reader))
-        path = study_dir / "reads" / f"{reader}.sqlite"
-        if not path.is_file():
-            statuses.append(ReaderLogStatus(reader, False, True, 0, "", "", planned))
-            continue
-        with ReadLog(path, sha, reader) as log:
-            check = log.verify()
-            decisions = tuple(log.events("decision")) if check.ok else ()
-        statuses.append(
-            ReaderLogStatus(
-                reader, True, check.ok, check.events, check.head, check.problem, planned, decisions
-            )
-        )
-    return protocol, statuses
-
-
-def reads_rows(study_dir: str | Path) -> tuple[list[dict], list[ReaderLogStatus]]:
-    """Rows for every decision of every reader; a log that fails verification is an error."""
-    protocol, statuses = reader_logs(study_dir)
+def reads_rows(
+    study_dir: str | Path, coordinator_dir: str | Path | None = None
+) -> tuple[list[dict], list[ReaderLogStatus]]:
+    """Rows for every decision of every reader; a log that fails verification is an error.
+    Every decision was checked against the protocol (fields, case, treatment, class, rating,
+    order) before it gets here."""
+    protocol, statuses = reader_logs(study_dir, coordinator_dir)
     failed = [s for s in statuses if not s.ok]
     if failed:
         raise ReaderStudyError(
@@ -88,9 +63,11 @@ def reads_rows(study_dir: str | Path) -> tuple[list[dict], list[ReaderLogStatus]
     return rows, statuses
 
 
-def export_reads(study_dir: str | Path, out_csv: str | Path) -> list[ReaderLogStatus]:
+def export_reads(
+    study_dir: str | Path, out_csv: str | Path, coordinator_dir: str | Path | None = None
+) -> list[ReaderLogStatus]:
     """Write the long-format reads CSV; returns every reader's log status (with head hashes)."""
-    rows, statuses = reads_rows(study_dir)
+    rows, statuses = reads_rows(study_dir, coordinator_dir)
     out_csv = Path(out_csv)
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with out_csv.open("w", newline="", encoding="utf-8") as f:

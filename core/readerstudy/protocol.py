@@ -1,14 +1,32 @@
 """The study protocol: cases (anonymous ids, truth, images), readers, treatments, reading order,
 washout, and the model the aided reads use. Written once by the coordinator; its sha256 anchors
-every reader's log, so editing it afterwards is detected."""
+every reader's log, so editing it afterwards is detected.
+
+Two files since protocol schema 2 (what a reader's workstation needs, and what it must not
+hold):
+
+- ``STUDY/protocol.json`` - the folder readers open: case ids, each case's images as paths
+  relative to the data folder, readers, reading order, washout, the model (path and seal). No
+  truth label, no patient id, no absolute path.
+- ``COORDINATOR/truth.json`` and ``COORDINATOR/study.key`` - kept by the coordinator (by
+  default the folder ``STUDY.coordinator`` beside the study; move it where readers cannot
+  reach): each case's patient id, truth and absolute image paths, and the study's secret key
+  that authenticates every reading log (``core.readerstudy.log``). ``STUDY/reads/R.token``
+  holds reader R's first log key until R's first session consumes it.
+
+Schema-1 studies (one protocol.json with everything) still open; their logs are not keyed.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import hmac
 import json
+import math
 import os
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +36,12 @@ import numpy as np
 from core.errors import ReaderStudyError
 
 PROTOCOL_NAME = "protocol.json"
-SCHEMA = 1
+TRUTH_NAME = "truth.json"
+KEY_NAME = "study.key"
+TOKEN_SUFFIX = ".token"
+SCHEMA = 2  # 2: the coordinator's part (truth, patient ids, paths, key) kept apart
+READABLE_SCHEMAS = (1, 2)
+MAX_PROTOCOL_BYTES = 64 << 20
 UNAIDED, AIDED = "unaided", "aided"
 TREATMENTS = (UNAIDED, AIDED)
 _READER_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -29,9 +52,10 @@ class CaseSpec:
     """One case as readers and exports see it: an anonymous id, never the patient's name."""
 
     case_id: str
-    patient_id: str  # in the data, for the coordinator (not shown in reading mode or exports)
-    truth: str  # class name
-    image_keys: tuple[str, ...]  # the images found when the study was created
+    patient_id: str  # in the data, for the coordinator only ("" on a reader's workstation)
+    truth: str  # class name; "" on a reader's workstation
+    image_keys: tuple[str, ...]  # the images found when the study was created (see Protocol)
+    source_keys: tuple[str, ...] = ()  # schema 2, coordinator only: the absolute image keys
 
 
 @dataclass(frozen=True)
@@ -56,8 +80,20 @@ class Protocol:
     plans: dict[str, tuple[Block, ...]]
     washout_days: float
     seed: int
-    model: dict | None  # {"path": ..., "weights_sha256": ...} for aided reads
+    model: dict | None  # {"path", "seal_sha256", "weights_sha256", "name"} for aided reads
     rating: str = "confidence that the case is abnormal, 0 (surely normal) to 100 (surely abnormal)"
+    #: 1: image keys are the absolute keys found at creation and truth is inside; 2: image keys
+    #: are relative to the data folder, truth and patient ids are in the coordinator's folder.
+    schema: int = SCHEMA
+
+    @property
+    def keyed(self) -> bool:
+        """Whether the readers' logs carry the study key's MAC chain (schema 2)."""
+        return self.schema >= 2
+
+    @property
+    def has_truth(self) -> bool:
+        return all(c.truth for c in self.cases)
 
     def case(self, case_id: str) -> CaseSpec:
         for c in self.cases:
@@ -76,9 +112,16 @@ class Protocol:
         path = Path(self.data)
         return path if path.is_absolute() else (Path(study_dir) / path).resolve()
 
+    def data_dir(self, study_dir: Path) -> Path:
+        """The folder image keys are relative to: ``data``, or the folder of its manifest."""
+        path = self.data_path(study_dir)
+        return path if path.is_dir() else path.parent
+
     def to_dict(self) -> dict:
+        """The reader-side protocol.json (schema 1: everything, as such studies were written)."""
+        reader_side = self.schema >= 2
         return {
-            "schema": SCHEMA,
+            "schema": self.schema,
             "study_id": self.study_id,
             "title": self.title,
             "created": self.created,
@@ -92,7 +135,9 @@ class Protocol:
             "seed": self.seed,
             "model": self.model,
             "cases": [
-                {
+                {"case_id": c.case_id, "images": list(c.image_keys)}
+                if reader_side
+                else {
                     "case_id": c.case_id,
                     "patient_id": c.patient_id,
                     "truth": c.truth,
@@ -108,27 +153,90 @@ class Protocol:
 
     @classmethod
     def from_dict(cls, d: dict, source: str = PROTOCOL_NAME) -> Protocol:
-        if d.get("schema") != SCHEMA:
+        schema = d.get("schema") if isinstance(d, dict) else None
+        if schema not in READABLE_SCHEMAS or isinstance(schema, bool):
             raise ReaderStudyError(
-                f"{source}: unknown protocol schema {d.get('schema')!r} (this CNSight reads {SCHEMA})"
+                f"{source}: unknown protocol schema {schema!r} (this CNSight reads "
+                f"{', '.join(map(str, READABLE_SCHEMAS))})"
             )
         try:
             cases = tuple(
-                CaseSpec(c["case_id"], c["patient_id"], c["truth"], tuple(c["images"]))
+                CaseSpec(
+                    str(c["case_id"]), str(c.get("patient_id", "") if schema >= 2 else c["patient_id"]),
+                    str(c.get("truth", "") if schema >= 2 else c["truth"]), tuple(map(str, c["images"])),
+                )
                 for c in d["cases"]
-            )
+            )  # fmt: skip
             plans = {
-                r: tuple(Block(b["treatment"], tuple(b["cases"])) for b in blocks)
+                str(r): tuple(
+                    Block(str(b["treatment"]), tuple(map(str, b["cases"]))) for b in blocks
+                )
                 for r, blocks in d["plans"].items()
             }
-            return cls(
-                study_id=d["study_id"], title=d.get("title", ""), created=d["created"], data=d["data"],
-                class_names=tuple(d["class_names"]), normal_class=d["normal_class"], readers=tuple(d["readers"]),
-                treatments=tuple(d["treatments"]), cases=cases, plans=plans, washout_days=float(d["washout_days"]),
-                seed=int(d["seed"]), model=d.get("model"), rating=d.get("rating", cls.rating),
+            protocol = cls(
+                study_id=str(d["study_id"]), title=str(d.get("title", "")), created=str(d["created"]), data=str(d["data"]),
+                class_names=tuple(map(str, d["class_names"])), normal_class=str(d["normal_class"]),
+                readers=tuple(map(str, d["readers"])), treatments=tuple(map(str, d["treatments"])), cases=cases,
+                plans=plans, washout_days=float(d["washout_days"]), seed=int(d["seed"]), model=d.get("model"),
+                rating=str(d.get("rating", cls.rating)), schema=schema,
             )  # fmt: skip
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ReaderStudyError(f"{source}: not a valid protocol ({e!r})") from None
+        protocol.check(source)
+        return protocol
+
+    def check(self, source: str) -> None:
+        """The protocol is self-consistent: every event of a log is checked against it."""
+
+        def bad(reason: str):
+            raise ReaderStudyError(f"{source}: not a valid protocol ({reason})")
+
+        ids = [c.case_id for c in self.cases]
+        if len(set(ids)) != len(ids):
+            bad("case ids repeat")
+        if not set(self.treatments) <= set(TREATMENTS) or len(set(self.treatments)) != len(
+            self.treatments
+        ):
+            bad(f"treatments {list(self.treatments)} (known: {', '.join(TREATMENTS)})")
+        if set(self.plans) != set(self.readers) or len(set(self.readers)) != len(self.readers):
+            bad("the plans do not name exactly the readers")
+        if any(not _READER_ID.match(r) for r in self.readers):
+            bad("a reader id is not 1-32 letters, digits, '-' or '_'")
+        if self.normal_class not in self.class_names:
+            bad(f"normal class {self.normal_class!r} is not a class")
+        if not (math.isfinite(self.washout_days) and self.washout_days >= 0):
+            bad(f"washout_days {self.washout_days}")
+        known = set(ids)
+        for reader, blocks in self.plans.items():
+            for block in blocks:
+                if block.treatment not in self.treatments:
+                    bad(f"reader {reader}: treatment {block.treatment!r}")
+                if not set(block.case_ids) <= known or len(set(block.case_ids)) != len(
+                    block.case_ids
+                ):
+                    bad(
+                        f"reader {reader}: a {block.treatment} block names unknown or repeated cases"
+                    )
+        truths = [c.truth for c in self.cases if c.truth]
+        if any(t not in self.class_names for t in truths):
+            bad("a truth label is not a class")
+        if self.schema >= 2 and any(
+            os.path.isabs(k) or k.startswith("..") for c in self.cases for k in c.image_keys
+        ):
+            bad("image paths must be relative to the data folder")  # fmt: skip
+
+    def with_truth(self, truth: dict[str, tuple[str, str]]) -> Protocol:
+        """This protocol with each case's (patient id, truth) from the coordinator's file."""
+        missing = [c.case_id for c in self.cases if c.case_id not in truth]
+        if missing:
+            raise ReaderStudyError(f"{TRUTH_NAME} lacks case(s) {', '.join(missing[:5])}")
+        cases = tuple(
+            CaseSpec(c.case_id, truth[c.case_id][0], truth[c.case_id][1], c.image_keys)
+            for c in self.cases
+        )
+        merged = Protocol(**{**self.__dict__, "cases": cases})
+        merged.check(TRUTH_NAME)
+        return merged
 
 
 def _plans(readers, case_ids, treatments, seed: int) -> dict[str, tuple[Block, ...]]:
@@ -145,6 +253,23 @@ def _plans(readers, case_ids, treatments, seed: int) -> dict[str, tuple[Block, .
     return plans
 
 
+def image_token(study_id: str, relative_key: str) -> str:
+    """How a schema-2 protocol names an image: a salted hash of its key relative to the data
+    folder, so protocol.json holds no path (folder names often carry patient ids or labels).
+    The reading workstation finds the image by hashing the keys it discovers."""
+    digest = hashlib.sha256(f"{study_id}\0{relative_key}".encode()).hexdigest()
+    return f"sha256:{digest[:32]}"
+
+
+def relative_key(key: str, data_dir: Path) -> str:
+    """An image key (``path`` or ``path#frame``) relative to the data folder, with '/'."""
+    path, sep, frame = key.rpartition("#")
+    if not (sep and frame.isdigit()):
+        path, frame = key, ""
+    rel = Path(os.path.relpath(os.path.abspath(path), os.path.abspath(data_dir))).as_posix()
+    return rel + (f"#{frame}" if frame else "")
+
+
 def create_protocol(
     patients: Sequence,  # core.records.Patient, with labels
     data: str,
@@ -155,8 +280,13 @@ def create_protocol(
     washout_days: float = 28.0,
     title: str = "",
     normal_class: str = "normal",
+    data_dir: str | Path | None = None,
 ) -> Protocol:
-    """A protocol over ``patients`` (each becomes one case) for ``readers``, unaided and aided."""
+    """A protocol over ``patients`` (each becomes one case) for ``readers``, unaided and aided.
+    ``data_dir``: the folder image keys are taken relative to - the folder ``data`` names (or
+    its manifest's folder), which is how the reading workstation finds them
+    (``Protocol.data_dir``); default: that of an absolute ``data``, else the folder holding
+    every image."""
     readers = [r.strip() for r in readers if r.strip()]
     bad = [r for r in readers if not _READER_ID.match(r)]
     if bad:
@@ -181,16 +311,27 @@ def create_protocol(
         )
     if len(patients) < 2:
         raise ReaderStudyError("need at least 2 cases")
-    width = max(3, len(str(len(patients))))
-    cases = tuple(
-        CaseSpec(f"C{i + 1:0{width}d}", p.patient_id, p.label, tuple(r.key for r in p.images))
-        for i, p in enumerate(sorted(patients, key=lambda p: p.patient_id))
-    )
-    ids = [c.case_id for c in cases]
     created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     study_id = hashlib.sha256(f"{created}{data}{readers}{seed}{os.getpid()}".encode()).hexdigest()[
         :12
     ]
+    ordered = sorted(patients, key=lambda p: p.patient_id)
+    if data_dir is None and Path(data).is_absolute() and Path(data).exists():
+        data_dir = Path(data) if Path(data).is_dir() else Path(data).parent
+    if data_dir is None:
+        data_dir = os.path.commonpath(
+            [os.path.dirname(os.path.abspath(r.path)) for p in ordered for r in p.images]
+        )
+    width = max(3, len(str(len(patients))))
+    cases = tuple(
+        CaseSpec(
+            f"C{i + 1:0{width}d}", p.patient_id, p.label,
+            tuple(image_token(study_id, relative_key(r.key, Path(data_dir))) for r in p.images),
+            tuple(r.key for r in p.images),
+        )
+        for i, p in enumerate(ordered)
+    )  # fmt: skip
+    ids = [c.case_id for c in cases]
     return Protocol(
         study_id=study_id, title=title, created=created, data=data, class_names=tuple(class_names),
         normal_class=normal_class, readers=tuple(readers), treatments=TREATMENTS, cases=cases,
@@ -202,30 +343,139 @@ def protocol_bytes(protocol: Protocol) -> bytes:
     return (json.dumps(protocol.to_dict(), indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
-def save_protocol(protocol: Protocol, study_dir: Path) -> Path:
-    """Write STUDY/protocol.json; refuses to overwrite (logs are anchored on it)."""
+def default_coordinator_dir(study_dir: str | Path) -> Path:
+    """``STUDY.coordinator`` beside the study folder (move it where readers cannot reach)."""
+    study_dir = Path(study_dir).absolute()
+    return study_dir.parent / f"{study_dir.name}.coordinator"
+
+
+def reader_log_key(study_key: bytes, study_id: str, reader: str) -> bytes:
+    """Reader ``reader``'s first log key, derived from the study key (core.readerstudy.log)."""
+    message = f"cnsight-log-key-v1\0{study_id}\0{reader}".encode()
+    return hmac.new(study_key, message, hashlib.sha256).digest()
+
+
+def token_path(study_dir: str | Path, reader: str) -> Path:
+    return Path(study_dir) / "reads" / f"{reader}{TOKEN_SUFFIX}"
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def save_protocol(protocol: Protocol, study_dir: Path, coordinator_dir: Path | None = None) -> Path:
+    """Write STUDY/protocol.json; refuses to overwrite (logs are anchored on it). Schema 2 also
+    writes the coordinator's folder (truth.json, study.key; default ``STUDY.coordinator``) and
+    one single-use log token per reader in STUDY/reads/."""
     study_dir = Path(study_dir)
     path = study_dir / PROTOCOL_NAME
     if path.exists():
         raise ReaderStudyError(
             f"{path} exists: a study's protocol is never overwritten (its logs are anchored on it)"
         )
+    coordinator = Path(coordinator_dir) if coordinator_dir else default_coordinator_dir(study_dir)
+    if protocol.keyed and (coordinator / KEY_NAME).exists():
+        raise ReaderStudyError(
+            f"{coordinator / KEY_NAME} exists: another study's key is never replaced"
+        )
     study_dir.mkdir(parents=True, exist_ok=True)
     (study_dir / "reads").mkdir(exist_ok=True)
+    raw = protocol_bytes(protocol)
+    if protocol.keyed:
+        coordinator.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(32)
+        _write_private(coordinator / KEY_NAME, key.hex().encode() + b"\n")
+        truth = {
+            "schema": SCHEMA,
+            "study_id": protocol.study_id,
+            "protocol_sha256": hashlib.sha256(raw).hexdigest(),
+            "cases": [
+                {"case_id": c.case_id, "patient_id": c.patient_id, "truth": c.truth, "images": list(c.source_keys)}
+                for c in protocol.cases
+            ],
+        }  # fmt: skip
+        _write_private(coordinator / TRUTH_NAME, (json.dumps(truth, indent=2) + "\n").encode())
+        for reader in protocol.readers:
+            token = reader_log_key(key, protocol.study_id, reader)
+            _write_private(token_path(study_dir, reader), token.hex().encode() + b"\n")
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(protocol_bytes(protocol))
+    tmp.write_bytes(raw)
     os.replace(tmp, path)
     return path
 
 
+def _read_json(path: Path, what: str) -> tuple[dict, bytes]:
+    try:
+        if path.stat().st_size > MAX_PROTOCOL_BYTES:
+            raise ReaderStudyError(f"{path}: larger than {MAX_PROTOCOL_BYTES} bytes: not a {what}")
+        raw = path.read_bytes()
+        d = json.loads(raw)
+    except OSError as e:
+        raise ReaderStudyError(f"{path}: cannot be read ({e})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ReaderStudyError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise ReaderStudyError(f"{path}: not a {what} (expected a JSON object)")
+    return d, raw
+
+
 def load_protocol(study_dir: str | Path) -> tuple[Protocol, str]:
-    """The protocol and the sha256 of its file's bytes."""
+    """The protocol as a reader's workstation has it (schema 2: no truth) and the sha256 of
+    its file's bytes."""
     path = Path(study_dir) / PROTOCOL_NAME
     if not path.is_file():
         raise ReaderStudyError(f"{study_dir}: not a reader study (no {PROTOCOL_NAME})")
-    raw = path.read_bytes()
-    try:
-        d = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ReaderStudyError(f"{path}: not valid JSON ({e})") from None
+    d, raw = _read_json(path, "protocol")
     return Protocol.from_dict(d, str(path)), hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class CoordinatorView:
+    """What only the coordinator has: the protocol with truth, and the study key."""
+
+    protocol: Protocol
+    protocol_sha256: str
+    study_key: bytes | None  # None: a schema-1 study (its logs are not keyed)
+    folder: Path | None
+
+
+def load_coordinator(
+    study_dir: str | Path, coordinator_dir: str | Path | None = None
+) -> CoordinatorView:
+    """The protocol with every case's truth, and the study key (schema 2: from the
+    coordinator's folder, refused when it does not belong to this protocol)."""
+    protocol, sha = load_protocol(study_dir)
+    if not protocol.keyed:
+        return CoordinatorView(protocol, sha, None, None)
+    folder = Path(coordinator_dir) if coordinator_dir else default_coordinator_dir(study_dir)
+    truth_path, key_path = folder / TRUTH_NAME, folder / KEY_NAME
+    for f in (truth_path, key_path):
+        if not f.is_file():
+            raise ReaderStudyError(
+                f"{f}: missing - the coordinator's folder of this study (truth labels and the "
+                "study key) is needed here; name it with --coordinator DIR"
+            )
+    d, _ = _read_json(truth_path, "truth file")
+    if d.get("study_id") != protocol.study_id or d.get("protocol_sha256") != sha:
+        raise ReaderStudyError(
+            f"{truth_path}: belongs to another study or protocol.json changed since the study "
+            "was created (its sha256 differs); refusing"
+        )
+    try:
+        truth = {str(c["case_id"]): (str(c["patient_id"]), str(c["truth"])) for c in d["cases"]}
+        sources = {str(c["case_id"]): tuple(map(str, c.get("images", ()))) for c in d["cases"]}
+        key = bytes.fromhex(key_path.read_text(encoding="ascii").strip())
+    except (KeyError, TypeError, ValueError, OSError, UnicodeDecodeError) as e:
+        raise ReaderStudyError(f"{folder}: unreadable truth or key file ({e!r})") from None
+    if len(key) != 32:
+        raise ReaderStudyError(f"{key_path}: not a study key (expected 32 bytes in hex)")
+    merged = protocol.with_truth(truth)
+    cases = tuple(
+        CaseSpec(c.case_id, c.patient_id, c.truth, c.image_keys, sources[c.case_id])
+        for c in merged.cases
+    )
+    return CoordinatorView(Protocol(**{**merged.__dict__, "cases": cases}), sha, key, folder)

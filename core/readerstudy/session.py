@@ -9,10 +9,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ReaderStudyError
-from core.readerstudy.log import ReadLog
-from core.readerstudy.protocol import AIDED, CaseSpec, load_protocol
+from core.readerstudy.audit import DECISION, check_events, log_path
+from core.readerstudy.log import ReadLog, check_chain
+from core.readerstudy.protocol import AIDED, CaseSpec, load_protocol, token_path
 
-DECISION = "decision"
+
+def _read_token(token: Path, reader: str) -> bytes:
+    """Reader ``reader``'s first log key, from the token the coordinator put in reads/."""
+    try:
+        key = bytes.fromhex(token.read_text(encoding="ascii").strip())
+    except FileNotFoundError:
+        raise ReaderStudyError(
+            f"{token}: missing - reader {reader}'s log token is needed to start reading (it is "
+            "used up by the first session; if that session's log is gone too, ask the "
+            "coordinator)"
+        ) from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ReaderStudyError(f"{token}: not a reader token ({e})") from None
+    if len(key) != 32:
+        raise ReaderStudyError(f"{token}: not a reader token (expected 32 bytes in hex)")
+    return key
 
 
 @dataclass(frozen=True)
@@ -75,14 +91,23 @@ class ReaderSession:
         self.reader = reader
         self.plan = self.protocol.plan(reader)
         self.clock = clock
-        self.log = ReadLog(
-            self.study_dir / "reads" / f"{reader}.sqlite", self.protocol_sha256, reader
+        path = log_path(self.study_dir, reader)
+        token = token_path(self.study_dir, reader)
+        first_key = None
+        if self.protocol.keyed and not path.exists():
+            first_key = _read_token(token, reader)
+        self.log = ReadLog(path, self.protocol_sha256, reader, first_key)
+        if self.protocol.keyed and token.exists():
+            token.unlink()  # K_1 now lives only as the log's evolving key (log.py)
+        rows = self.log.rows()
+        check = check_chain(rows, self.protocol_sha256)
+        problem = (
+            check.problem or check_events(self.protocol, reader, self.protocol_sha256, rows)[0]
         )
-        check = self.log.verify()
-        if not check.ok:
+        if problem:
             self.log.close()
             raise ReaderStudyError(
-                f"reading log of {reader} fails verification: {check.problem}; ask the coordinator"
+                f"reading log of {reader} fails verification: {problem}; ask the coordinator"
             )
         self.log.append("session_started", {})
 

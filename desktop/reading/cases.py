@@ -18,7 +18,7 @@ from pathlib import Path
 
 from core.errors import CNSightError, ReaderStudyError
 from core.readerstudy import ReaderSession
-from core.readerstudy.protocol import CaseSpec, Protocol, load_protocol
+from core.readerstudy.protocol import CaseSpec, Protocol, image_token, load_protocol, relative_key
 from core.records import Cohort, ImageRef, Patient
 from desktop.loading import DiscoverFn, default_discover
 
@@ -118,33 +118,66 @@ class CaseSource:
         self.protocol, self.study_dir = protocol, Path(study_dir)
         self._discover = discover
         self._by_patient: dict[str, list[ImageRef]] | None = None
+        self._by_token: dict[str, ImageRef] | None = None
         self._lock = threading.Lock()  # two pool threads must not discover twice
 
     def _images_by_patient(self) -> dict[str, list[ImageRef]]:
         with self._lock:
-            if self._by_patient is None:
-                data = self.protocol.data_path(self.study_dir)
-                try:
-                    study = self._discover([data], class_names=self.protocol.class_names)
-                except CNSightError as exc:
-                    log.error("discovering the study's data %s failed: %s", data, exc)
-                    raise CaseUnavailable(
-                        "The study's data cannot be read (is the drive connected?). Ask the "
-                        "study coordinator (the details are in the log)."
-                    ) from None
-                by_patient: dict[str, list[ImageRef]] = {}
-                for patient in study.patients:
-                    by_patient.setdefault(patient.patient_id, []).extend(patient.images)
-                self._by_patient = by_patient
-            return self._by_patient
+            return self._by_patient_unlocked()
+
+    def _by_patient_unlocked(self) -> dict[str, list[ImageRef]]:
+        """Discover the data once (the caller holds ``self._lock``)."""
+        if self._by_patient is None:
+            data = self.protocol.data_path(self.study_dir)
+            try:
+                study = self._discover([data], class_names=self.protocol.class_names)
+            except CNSightError as exc:
+                log.error("discovering the study's data %s failed: %s", data, exc)
+                raise CaseUnavailable(
+                    "The study's data cannot be read (is the drive connected?). Ask the "
+                    "study coordinator (the details are in the log)."
+                ) from None
+            by_patient: dict[str, list[ImageRef]] = {}
+            for patient in study.patients:
+                by_patient.setdefault(patient.patient_id, []).extend(patient.images)
+            self._by_patient = by_patient
+        return self._by_patient
 
     def forget(self) -> None:
         """Discover again next time (after the reader asked to try again)."""
         with self._lock:
-            self._by_patient = None
+            self._by_patient = self._by_token = None
+
+    def _images_by_token(self) -> dict[str, ImageRef]:
+        """Schema 2: every discovered image by the name protocol.json gives it (a salted hash
+        of its key relative to the data folder: the protocol holds no path, no patient id)."""
+        with self._lock:
+            if self._by_token is None:
+                data_dir = self.protocol.data_dir(self.study_dir)
+                self._by_token = {
+                    image_token(self.protocol.study_id, relative_key(r.key, data_dir)): r
+                    for refs in self._by_patient_unlocked().values()
+                    for r in refs
+                }
+            return self._by_token
 
     def cohort_for(self, case_id: str) -> Cohort:
         case = self.protocol.case(case_id)
+        if self.protocol.schema >= 2:
+            by_token = self._images_by_token()
+            chosen = [by_token.get(k) for k in case.image_keys]
+            missing = sum(c is None for c in chosen)
+            if missing:
+                log.error(
+                    "case %s: %d of its images not found in the data (tokens %s)",
+                    case_id, missing, [k for k, c in zip(case.image_keys, chosen, strict=True) if c is None],
+                )  # fmt: skip
+                raise CaseUnavailable(
+                    f"Case {case_id}: {missing} of its {len(chosen)} images can no longer be "
+                    "found in the study's data. Ask the study coordinator (the details are in "
+                    "the log)."
+                )
+            return anonymous_cohort(case, [c for c in chosen if c is not None])
         refs = self._images_by_patient().get(case.patient_id, [])
         if not refs:
             log.error("case %s: patient %s not found in the data", case_id, case.patient_id)

@@ -27,8 +27,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from core.bundle_seal import check_pinned
 from core.devices import DEFAULT_DEVICE
-from core.errors import ReaderStudyError
+from core.errors import BundleError, ReaderStudyError
 from core.readerstudy import ReaderSession, SessionState, StudyComplete, WashoutPending
 
 from ..background import OpRunner
@@ -58,6 +59,32 @@ class CaseViewModel(CohortViewModel):
         return self.patients[index].patient_id if 0 <= index < len(self.patients) else ""
 
 
+def study_model_factory(model: dict) -> PredictorFactory:
+    """The model-thread factory of a reader study: loads only the bundle the protocol pins.
+
+    Before any weights are read, the card must match its seal and the seal must be the one the
+    protocol names (``seal_sha256``: card, weights and domain statistics together - a reordered
+    class list or another temperature changes it) and, when the protocol names a ``signer``,
+    the card must be signed by that key. ``verified_predictor_factory`` then checks the weights'
+    sha256, and the strict loader the files against the card (and the site's trusted keys,
+    ``CNSIGHT_TRUSTED_KEYS``). Studies created before seals name only the weights' sha256.
+    """
+    base = verified_predictor_factory(model.get("weights_sha256", ""))
+    seal, signer = model.get("seal_sha256", ""), model.get("signer", "")
+
+    def factory(bundle_path: Path, device: str):
+        check_pinned(bundle_path, seal, signer)
+        predictor = base(bundle_path, device)
+        card = predictor.bundle.card
+        if (seal and card.seal_sha256 != seal) or (signer and card.signer != signer):
+            predictor.close()  # the files changed between the check and the load
+            check_pinned(bundle_path, seal, signer)
+            raise BundleError(f"the model bundle {bundle_path} changed while it was loaded")
+        return predictor
+
+    return factory
+
+
 class ReadingController(QObject):
     case_loading = Signal(object, str)  # SessionState, what is being prepared
     case_ready = Signal(object)  # SessionState: on screen, mark_shown logged, clock running
@@ -76,8 +103,9 @@ class ReadingController(QObject):
         self.protocol = session.protocol
         self.vm = CaseViewModel(self)
         self.source = CaseSource(self.protocol, session.study_dir)
-        expected = (self.protocol.model or {}).get("weights_sha256", "")
-        self.model_service = ModelService(predictor_factory or verified_predictor_factory(expected))
+        self.model_service = ModelService(
+            predictor_factory or study_model_factory(self.protocol.model or {})
+        )
         self.pipeline = AnalysisPipeline(
             self.vm, self.model_service, OpRunner(), discover=self._discover
         )

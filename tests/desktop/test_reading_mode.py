@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QAbstractButton, QComboBox, QLabel, QListWidget
 from core.bundle import read_card
 from core.errors import ReaderStudyError
 from core.readerstudy import ReaderSession, reads_rows
-from core.readerstudy.protocol import create_protocol, save_protocol
+from core.readerstudy.protocol import create_protocol, load_coordinator, save_protocol
 from core.taxonomy import DEFAULT_CLASS_NAMES
 from desktop import model_worker
 from desktop.app import EXIT_USAGE, main
@@ -310,8 +310,8 @@ def test_a_case_whose_images_are_gone_gives_a_message_without_paths(
     patients = discover([data / "manifest.csv"]).patients
     study = make_study(tmp_path / "s", patients, tiny_bundle, data=data / "manifest.csv")
     first = plan(study, "R1")[0].case_ids[0]
-    case = next(c for c in open_reader_session(study, "R1").protocol.cases if c.case_id == first)
-    Path(case.image_keys[1].split("#")[0]).unlink()
+    case = next(c for c in load_coordinator(study).protocol.cases if c.case_id == first)
+    Path(case.source_keys[1].split("#")[0]).unlink()
     win = open_window(study, "R1", wait_ready=False)
     qtbot.waitUntil(lambda: win.pages.currentWidget() is win.message_page, timeout=WAIT_MS)
     text = win.message_text.text()
@@ -325,7 +325,7 @@ def test_the_window_never_shows_patient_ids_paths_or_tags(qtbot, study, open_win
     win.state.set_heatmap_on(True)
     qtbot.wait(50)
     texts = "\n".join(visible_texts(win))
-    patient_ids = [c.patient_id for c in win.controller.protocol.cases]
+    patient_ids = [c.patient_id for c in load_coordinator(study).protocol.cases]
     assert "PH7-0001" in patient_ids
     for forbidden in [*patient_ids, "PH7", ".dcm", str(DEMO), "img0"]:
         assert forbidden not in texts, forbidden
