@@ -7,6 +7,7 @@ test needs the washout page.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -14,15 +15,16 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QLabel, QListWidget
 
-from core.bundle import read_card
-from core.errors import ReaderStudyError
+from core.bundle import read_card, seal_bundle
+from core.bundle_seal import seal
+from core.errors import BundleError, ReaderStudyError
 from core.readerstudy import ReaderSession, reads_rows
 from core.readerstudy.protocol import create_protocol, load_coordinator, save_protocol
 from core.taxonomy import DEFAULT_CLASS_NAMES
 from desktop import model_worker
 from desktop.app import EXIT_USAGE, main
 from desktop.reading.cases import open_reader_session, select_case_images
-from desktop.reading.controller import ReadingController
+from desktop.reading.controller import ReadingController, study_model_factory
 from desktop.reading.window import ReadingWindow
 from desktop.widgets.panels import TagView
 
@@ -38,11 +40,13 @@ def demo_patients():
     return discover([DEMO / "manifest.csv"]).patients
 
 
-def make_study(study_dir, patients, bundle, washout_days=0.0, data=None, sha=None) -> Path:
+def make_study(
+    study_dir, patients, bundle, washout_days=0.0, data=None, sha=None, model=None
+) -> Path:
     protocol = create_protocol(
         patients, data=str(data or DEMO / "manifest.csv"), readers=["R1", "R2"],
         class_names=DEFAULT_CLASS_NAMES, washout_days=washout_days,
-        model={"path": str(bundle), "weights_sha256": sha or read_card(bundle).weights_sha256},
+        model=model or {"path": str(bundle), "weights_sha256": sha or read_card(bundle).weights_sha256},
     )  # fmt: skip
     save_protocol(protocol, study_dir)
     return study_dir
@@ -209,6 +213,62 @@ def test_a_bundle_that_is_not_the_protocols_model_is_refused(
     qtbot.waitUntil(lambda: win.pages.currentWidget() is win.message_page, timeout=WAIT_MS)
     assert "not the study's model" in win.message_text.text()
     assert model_calls["load"] == 0 and win.controller.model_service.model is None
+
+
+def _pinned_model(bundle) -> dict:
+    card = read_card(bundle)
+    return {
+        "path": str(bundle),
+        "seal_sha256": card.seal_sha256,
+        "weights_sha256": card.weights_sha256,
+    }
+
+
+def _reorder_classes(bundle, reseal: bool) -> None:
+    """Swap the first two class names (weights untouched): the audit's 'normal 1.000' attack,
+    by a careless edit (no re-seal) or by someone who has the seal tool (re-sealed)."""
+    path = bundle / "model_card.json"
+    card = json.loads(path.read_text())
+    names = card["class_names"]
+    names[0], names[1] = names[1], names[0]
+    path.write_text(json.dumps(seal(card) if reseal else card))
+
+
+@pytest.mark.parametrize("reseal", [False, True], ids=["edited", "edited-and-resealed"])
+def test_the_reading_mode_refuses_the_study_model_with_a_reordered_class_list(
+    qtbot, tmp_path, demo_patients, tiny_bundle, model_calls, open_window, reseal
+):
+    bundle = Path(shutil.copytree(tiny_bundle, tmp_path / "bundle"))
+    study = make_study(tmp_path / "s", demo_patients, bundle, model=_pinned_model(bundle))
+    _reorder_classes(bundle, reseal)
+    with pytest.raises(
+        BundleError, match="not the study's model" if reseal else "does not match its seal"
+    ):
+        study_model_factory(_pinned_model(tiny_bundle) | {"path": str(bundle)})(bundle, "cpu")
+    win = open_window(study, "R2", wait_ready=False)  # R2 reads aided first
+    qtbot.waitUntil(lambda: win.pages.currentWidget() is win.message_page, timeout=WAIT_MS)
+    assert "AI model cannot be used" in win.message_text.text()
+    assert model_calls["load"] == 0 and win.controller.model_service.model is None
+
+
+def test_the_reading_mode_loads_the_pinned_model_and_requires_the_named_signer(
+    tmp_path, tiny_bundle
+):
+    from core.bundle_seal import generate_signing_key, load_signing_key
+
+    bundle = Path(shutil.copytree(tiny_bundle, tmp_path / "bundle"))
+    pinned = _pinned_model(bundle)
+    predictor = study_model_factory(pinned)(bundle, "cpu")
+    assert predictor.bundle.card.seal_sha256 == pinned["seal_sha256"]
+    predictor.close()
+    with pytest.raises(BundleError, match="not signed by the key the study names"):
+        study_model_factory(pinned | {"signer": "0123456789abcdef"})(bundle, "cpu")
+    generate_signing_key(tmp_path / "k.pem", tmp_path / "k.pub")
+    signed = seal_bundle(bundle, load_signing_key(tmp_path / "k.pem"))  # a new seal, signed
+    pinned = _pinned_model(bundle) | {"signer": signed.signer}
+    predictor = study_model_factory(pinned)(bundle, "cpu")
+    assert predictor.bundle.card.signer == signed.signer
+    predictor.close()
 
 
 # ----- deciding, resuming ----------------------------------------------------------------------
