@@ -23,6 +23,7 @@ import numpy as np
 from core import prediction_csv
 from core.aggregation import RULES
 from core.bundle import load_bundle
+from core.deidentify import Pseudonyms, scrub
 from core.devices import DEFAULT_DEVICE, DEVICES
 from core.errors import CNSightError
 from core.metrics import json_ready
@@ -85,6 +86,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         metavar="INPUT",
         help="out-of-domain inputs (files, folders, manifests; labels not needed): the "
         "out-of-distribution detector is measured against --data as the in-domain set",
+    )
+    p.add_argument(
+        "--deidentify",
+        action="store_true",
+        help="write no patient id, file name or path (metrics.json, report.html, CSVs): case "
+        "and image labels instead, error messages without paths",
     )
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -173,17 +180,25 @@ def write_prediction_csvs(
     class_names: Sequence[str],
     rule: str,
     temperature: float | None = None,
+    pseudonyms: Pseudonyms | None = None,
 ) -> None:
-    """images.csv (one row per image, or an error) and patients.csv (verdict per patient)."""
+    """images.csv (one row per image, or an error) and patients.csv (verdict per patient),
+    every cell through ``prediction_csv.writer``; with ``pseudonyms``, case and image labels
+    instead of patient ids and paths, and error messages without paths."""
+
+    def who(ref: ImageRef) -> tuple[str, str]:
+        if pseudonyms is None:
+            return ref.patient_id, str(ref.path)
+        return pseudonyms.case(ref.patient_id), pseudonyms.image(ref.patient_id, ref)
+
     with open(out / "images.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
+        writer = prediction_csv.writer(f)
         writer.writerow(prediction_csv.image_header(class_names, with_label=True))
         for i, (ref, p) in enumerate(zip(predictions.refs, predictions.probs, strict=True)):
             writer.writerow(
                 prediction_csv.image_row(
                     class_names,
-                    ref.patient_id,
-                    str(ref.path),
+                    *who(ref),
                     ref.frame,
                     p,
                     label=ref.label,
@@ -193,24 +208,51 @@ def write_prediction_csvs(
                 )  # fmt: skip
             )
         for ref, reason in predictions.errors:
+            if pseudonyms is not None:
+                reason = scrub(reason, [ref.path])
             writer.writerow(
-                prediction_csv.image_row(
-                    class_names, ref.patient_id, str(ref.path), ref.frame, None, reason, ref.label
-                )
+                prediction_csv.image_row(class_names, *who(ref), ref.frame, None, reason, ref.label)
             )
     assessable = predictions.assessable if predictions.checks else None
     table = patient_table(
         predictions.refs, predictions.probs, class_names, rule, assessable, temperature
     )
+    image_name = {} if pseudonyms is None else {"image_name": pseudonyms.image_key}
     with open(out / "patients.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
+        writer = prediction_csv.writer(f)
         writer.writerow(prediction_csv.patient_header(class_names, with_label=True))
         for pid, truth, verdict in zip(table.patient_ids, table.truth, table.verdicts, strict=True):
+            shown = pid if pseudonyms is None else pseudonyms.case(pid)
             writer.writerow(
                 prediction_csv.patient_row(
-                    class_names, pid, verdict, rule, label=class_names[truth]
+                    class_names, shown, verdict, rule, label=class_names[truth], **image_name
                 )
             )
+
+
+def deidentify_metrics(metrics: dict, pseudonyms: Pseudonyms, paths: Sequence) -> dict:
+    """metrics.json (and the report made from it) without ids or paths: the command line and
+    the data source scrubbed, the model path left out, unreadable files named by labels."""
+    out = dict(metrics)
+    out["command"] = scrub(str(metrics.get("command") or ""), paths)
+    out["model"] = {**metrics["model"], "path": None}
+    out["data"] = {**metrics["data"], "source": "(de-identified)"}
+    errors = []
+    for e in metrics.get("errors") or []:
+        pid = e.get("patient_id")
+        label = pseudonyms.image(pid, e["path"]) if pid else pseudonyms.file(e["path"])
+        errors.append({
+            **e,
+            "path": label,
+            "message": scrub(e["message"], [e["path"], *paths]),
+            "patient_id": pseudonyms.case(pid) if pid else None,
+        })  # fmt: skip
+    out["errors"] = errors
+    for key in ("patients_with_unreadable_images", "patients_without_readable_images"):
+        if key in metrics:
+            out[key] = [pseudonyms.case(p) for p in metrics[key]]
+    out["deidentified"] = True
+    return out
 
 
 def _score(predictions: Predictions, i: int) -> float | None:
@@ -253,6 +295,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     )
     metrics["domain"] = domain_metrics(predictions, outside, names)
     unreadable = unreadable_files(args.data, study.errors, predictions.errors)
+    deidentify = getattr(args, "deidentify", False)
+    pseudonyms = Pseudonyms(sorted({r.patient_id for r in refs})) if deidentify else None
     metrics = {
         "research_use_only": RESEARCH_USE_ONLY,
         "command": getattr(args, "command", None) or command_line("cnsight-eval"),
@@ -280,11 +324,14 @@ def evaluate(args: argparse.Namespace) -> dict:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if pseudonyms is not None:
+        given = [args.data, args.model, args.out, args.labels, *args.ood]
+        metrics = deidentify_metrics(metrics, pseudonyms, [str(p) for p in given if p])
     metrics = json_ready(metrics)
     (out / "metrics.json").write_text(
         json.dumps(metrics, indent=2, allow_nan=False) + "\n", encoding="utf-8"
     )
-    write_prediction_csvs(out, predictions, names, rule, temperature)
+    write_prediction_csvs(out, predictions, names, rule, temperature, pseudonyms)
     write_report(
         out / "report.html", metrics, predictions.refs, predictions.probs, names,
         predictions.assessable, temperature,

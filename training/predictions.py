@@ -14,6 +14,7 @@ from tqdm import tqdm
 from core.domain import DomainCheck
 from core.errors import ImageReadError
 from core.imaging import read_image
+from core.isolation import PredictionFailure, predict_batch_isolated
 from core.predictor import Predictor
 from core.records import ImageRef
 
@@ -52,7 +53,11 @@ def predict_images(
             except ImageReadError as e:
                 errors.append((ref, e.reason))
                 log.warning("unreadable: %s", e)
-        for prediction in predictor.predict_batch(loaded):
+        for prediction in predict_batch_isolated(predictor, loaded):
+            if isinstance(prediction, PredictionFailure):  # this image only (issue 15)
+                errors.append((prediction.ref, prediction.reason))
+                log.warning("not predicted: %s: %s", prediction.ref.key, prediction.reason)
+                continue
             done.append(prediction.ref)
             probs.append(prediction.probs)
             checks.append(prediction.check)
