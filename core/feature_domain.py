@@ -1,69 +1,172 @@
 """Out-of-distribution score: how far an image's features lie from the bundle's training data.
 
 Method (Lee et al., "A simple unified framework for detecting out-of-distribution samples",
-NeurIPS 2018): the pooled ``layer4`` features (the class head's input) of the training images
-are modelled as one Gaussian per class with a shared covariance. An image's score is its
-Mahalanobis distance to the nearest class mean. The features come from the same forward pass
-as the class probabilities (``core.model.FeatureTap``), so the score costs one small matrix
-product, not another pass.
+NeurIPS 2018): at each tapped stage of the network (the global average of a residual stage's
+output: ``layer4`` is the class head's input, ``layer3`` the stage before it), the training
+images' features are modelled as one Gaussian per class with a shared covariance. An image's
+distance at a stage is its Mahalanobis distance to the nearest class mean. The features come
+from the same forward pass as the class probabilities (``core.model.FeatureTap``), so the score
+costs a few small matrix products, not another pass.
 
-Why this and not a score of the logits (max softmax probability, energy): the failure to fix is
-a model that is *confident* on images unlike anything it was trained on (real fetal heads read
-"rachischisis 99%" by a phantom-trained model). Logit scores measure exactly that confidence and
-inherit its failure; the distance in feature space does not depend on which class wins.
-``cnsight-eval`` reports the max-softmax baseline beside it (docs/benchmarks.md).
+Why a distance in feature space and not a score of the logits (max softmax probability,
+energy): the failure to fix is a model that is *confident* on images unlike anything it was
+trained on (real fetal heads read "rachischisis 99%" by a phantom-trained model). Logit scores
+measure exactly that confidence and inherit its failure; a distance does not depend on which
+class wins. ``cnsight-eval`` reports the max-softmax baseline beside it (docs/benchmarks.md).
+
+Why more than one stage (Lee et al.'s feature ensemble): ``layer4`` features are what the class
+head needs and little else, so an image of another kind whose ``layer4`` features happen to
+resemble a class can pass; the earlier stage still describes texture and structure (speckle,
+synthetic shading) and separates such images. The stages are combined without any
+out-of-domain data: each stage's distance is divided by its own validation 95 % quantile (so
+each counts alike) and the mean over stages is the combined distance. The choice of stages was
+made on selection data (bench/ood_layers.py, docs/benchmarks.md).
 
 Fitting: class means and the shared covariance from the training split (images seen without
-augmentation); the covariance is shrunk (Ledoit-Wolf) because 512 features are estimated from a
-few thousand images. The threshold comes from the validation split only: the distance below
-which ``keep`` (95 %) of the in-domain validation images lie. Scores are reported relative to
-it (``ood_score`` = distance / threshold), so 1.0 is the threshold for every bundle.
+augmentation); the covariance is shrunk (Ledoit-Wolf) because hundreds of features are estimated
+from a few thousand images. The thresholds come from the validation split only: the combined
+distance below which ``keep`` (95 %) of the in-domain validation images lie - one for images
+cropped to a DICOM ultrasound region and one for whole images, when the validation split has
+enough of each (region-cropped images are framed differently and lie a little further out;
+one threshold for both kept too few of them). Scores are reported relative to the image's
+threshold (``ood_score`` = distance / threshold), so 1.0 is the threshold for every bundle.
+
+Stored in the bundle's ``domain.safetensors``: per stage ``<stage>.class_means`` (K x C),
+``<stage>.whitener`` (C x C) and ``<stage>.scale``; ``region_threshold`` when fitted. Bundles
+written before stages existed hold ``class_means`` and ``whitener`` of ``layer4`` only; they
+load as one stage with scale 1 and one threshold.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from .errors import BundleError
+
 METHOD = "mahalanobis_shared_covariance"
 DEFAULT_KEEP = 0.95  # share of in-domain validation images the threshold keeps
+#: The stages a new bundle's score uses (chosen on selection data; docs/benchmarks.md).
+DEFAULT_STAGES = ("layer3", "layer4")
+#: Validation images of a framing needed for a threshold of its own (else one threshold).
+MIN_IMAGES_PER_FRAMING = 100
+
+Features = Mapping[str, torch.Tensor | np.ndarray]  # stage -> N x C pooled features
+
+
+@dataclass(frozen=True)
+class StageGaussians:
+    """One stage's class means and shared covariance (as a whitener), and its distance scale."""
+
+    class_means: np.ndarray  # K x C, float32
+    whitener: np.ndarray  # C x C, W with W W^T = inverse covariance: d = ||(f - mu) W||
+    scale: float = 1.0  # the stage's validation distance quantile: distances are divided by it
+
+    def distances(self, pooled: torch.Tensor | np.ndarray) -> np.ndarray:
+        """N x C pooled features -> (N,) Mahalanobis distance to the nearest class mean."""
+        pooled = torch.as_tensor(pooled)
+        w = torch.as_tensor(self.whitener, dtype=torch.float32, device=pooled.device)
+        mu = torch.as_tensor(self.class_means, dtype=torch.float32, device=pooled.device) @ w
+        z = pooled.float() @ w
+        return torch.cdist(z, mu).amin(dim=1).cpu().numpy().astype(np.float64)
 
 
 @dataclass(frozen=True)
 class FeatureDomain:
     """The part of feature space the training data occupies, and where it ends."""
 
-    class_means: np.ndarray  # K x C, float32
-    whitener: np.ndarray  # C x C, W with W W^T = inverse covariance: d = ||(f - mu) W||
-    threshold: float  # distance at which an image is called out of distribution
+    stages: dict[str, StageGaussians]  # in the order they are combined
+    threshold: float  # combined distance at which a whole image is out of distribution
+    region_threshold: float | None = None  # the same for region-cropped images (None: threshold)
 
-    def distances(self, pooled: torch.Tensor) -> np.ndarray:
-        """B x C pooled features -> (B,) Mahalanobis distance to the nearest class mean."""
-        w = torch.as_tensor(self.whitener, dtype=torch.float32, device=pooled.device)
-        mu = torch.as_tensor(self.class_means, dtype=torch.float32, device=pooled.device) @ w
-        z = pooled.float() @ w
-        return torch.cdist(z, mu).amin(dim=1).cpu().numpy().astype(np.float64)
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        return tuple(self.stages)
 
-    def scores(self, pooled: torch.Tensor) -> np.ndarray:
-        """Distances relative to the threshold: > 1 means out of distribution."""
-        return self.distances(pooled) / self.threshold
+    @property
+    def class_means(self) -> np.ndarray:
+        """The last stage's (the class head input's) class means, K x C."""
+        return self.stages[self.stage_names[-1]].class_means
+
+    @property
+    def whitener(self) -> np.ndarray:
+        return self.stages[self.stage_names[-1]].whitener
+
+    def distances(self, features: Features) -> np.ndarray:
+        """Combined distance: the mean over stages of each stage's distance / its scale."""
+        per_stage = [g.distances(features[s]) / g.scale for s, g in self.stages.items()]
+        return np.mean(per_stage, axis=0)
+
+    def thresholds(self, cropped: Sequence[bool] | None, n: int) -> np.ndarray:
+        """Each image's threshold: ``cropped[i]`` says image i was cut to an ultrasound region."""
+        if cropped is None or self.region_threshold is None:
+            return np.full(n, self.threshold)
+        return np.where(np.asarray(cropped, bool), self.region_threshold, self.threshold)
+
+    def scores(self, features: Features, cropped: Sequence[bool] | None = None) -> np.ndarray:
+        """Distances relative to each image's threshold: > 1 means out of distribution."""
+        d = self.distances(features)
+        return d / self.thresholds(cropped, len(d))
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """What is stored in the bundle's ``domain.safetensors``."""
+        out = {}
+        for s, g in self.stages.items():
+            out[f"{s}.class_means"] = torch.from_numpy(np.ascontiguousarray(g.class_means, "f4"))
+            out[f"{s}.whitener"] = torch.from_numpy(np.ascontiguousarray(g.whitener, "f4"))
+            out[f"{s}.scale"] = torch.tensor(g.scale, dtype=torch.float64)
+        if self.region_threshold is not None:
+            out["region_threshold"] = torch.tensor(self.region_threshold, dtype=torch.float64)
+        return out
+
+    def describe(self) -> dict:
+        """The card's summary of the statistics (the tensors themselves are in the file)."""
         return {
-            "class_means": torch.from_numpy(np.ascontiguousarray(self.class_means, np.float32)),
-            "whitener": torch.from_numpy(np.ascontiguousarray(self.whitener, np.float32)),
+            "stages": list(self.stage_names),
+            "combine": "mean of stage distances, each divided by its validation 95 % quantile",
+            "stage_scales": {s: round(g.scale, 6) for s, g in self.stages.items()},
+            "region_threshold": None
+            if self.region_threshold is None
+            else round(self.region_threshold, 6),
         }
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, torch.Tensor], threshold: float) -> FeatureDomain:
-        return cls(
-            class_means=tensors["class_means"].float().numpy(),
-            whitener=tensors["whitener"].float().numpy(),
-            threshold=float(threshold),
+        """Read ``domain.safetensors`` (both layouts); raises BundleError if it does not fit."""
+        if "class_means" in tensors:  # written before stages: layer4 only, scale 1
+            stages = {"layer4": _stage(tensors["class_means"], tensors["whitener"], 1.0)}
+        else:
+            names = sorted({k.rsplit(".", 1)[0] for k in tensors if k.endswith(".class_means")})
+            if not names:
+                raise BundleError("the domain statistics hold no stage")
+            stages = {
+                s: _stage(tensors[f"{s}.class_means"], tensors[f"{s}.whitener"], tensors[f"{s}.scale"])
+                for s in names
+            }  # fmt: skip
+        k = {g.class_means.shape[0] for g in stages.values()}
+        if len(k) != 1:
+            raise BundleError("the domain statistics' stages disagree on the number of classes")
+        region = tensors.get("region_threshold")
+        domain = cls(stages, float(threshold), None if region is None else float(region))
+        for value in (domain.threshold, domain.region_threshold):
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise BundleError(f"domain threshold must be a finite number > 0, got {value}")
+        return domain
+
+
+def _stage(means: torch.Tensor, whitener: torch.Tensor, scale) -> StageGaussians:
+    means, whitener = means.float().numpy(), whitener.float().numpy()
+    scale = float(torch.as_tensor(scale))
+    if means.ndim != 2 or whitener.shape != (means.shape[1], means.shape[1]):
+        raise BundleError(
+            f"domain statistics of shape {tuple(means.shape)} / {tuple(whitener.shape)} do not fit"
         )
+    if not (np.isfinite(scale) and scale > 0):
+        raise BundleError(f"domain stage scale must be a finite number > 0, got {scale}")
+    return StageGaussians(means, whitener, scale)
 
 
 def fit_gaussians(
@@ -90,18 +193,44 @@ def fit_gaussians(
     return means.astype(np.float32), whitener.astype(np.float32)
 
 
+def _as_stages(features: Features | np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
+    """A bare N x C array is the class head's input (``layer4``)."""
+    if isinstance(features, Mapping):
+        return {s: np.asarray(torch.as_tensor(f).float().numpy()) for s, f in features.items()}
+    return {"layer4": np.asarray(torch.as_tensor(features).float().numpy())}
+
+
 def fit_feature_domain(
-    fit_features: np.ndarray,
+    fit_features: Features | np.ndarray,
     fit_labels: np.ndarray,
     n_classes: int,
-    threshold_features: torch.Tensor,
+    threshold_features: Features | torch.Tensor,
     keep: float = DEFAULT_KEEP,
+    threshold_cropped: Sequence[bool] | None = None,
 ) -> tuple[FeatureDomain, np.ndarray]:
     """The domain of the training features, thresholded on held-out (validation) features;
-    also returns those held-out distances (for the card's description)."""
-    means, whitener = fit_gaussians(fit_features, fit_labels, n_classes)
-    distances = FeatureDomain(means, whitener, threshold=1.0).distances(threshold_features)
-    return FeatureDomain(means, whitener, threshold_for(distances, keep)), distances
+    also returns those held-out combined distances (for the card's description).
+
+    Features are ``{stage: N x C}`` (or one N x C array: ``layer4``); ``threshold_cropped``
+    says which held-out images were cut to an ultrasound region: with at least
+    ``MIN_IMAGES_PER_FRAMING`` of each kind, each kind gets its own threshold."""
+    fit, held_out = _as_stages(fit_features), _as_stages(threshold_features)
+    stages = {}
+    for s, f in fit.items():
+        means, whitener = fit_gaussians(f, fit_labels, n_classes)
+        unscaled = StageGaussians(means, whitener)
+        scale = threshold_for(unscaled.distances(held_out[s]), keep)
+        stages[s] = StageGaussians(means, whitener, scale)
+    distances = FeatureDomain(stages, threshold=1.0).distances(held_out)
+    cropped = None if threshold_cropped is None else np.asarray(threshold_cropped, bool)
+    if cropped is not None and min(cropped.sum(), (~cropped).sum()) >= MIN_IMAGES_PER_FRAMING:
+        whole, region = (
+            threshold_for(distances[~cropped], keep),
+            threshold_for(distances[cropped], keep),
+        )
+    else:
+        whole, region = threshold_for(distances, keep), None
+    return FeatureDomain(stages, whole, region), distances
 
 
 def threshold_for(validation_distances: np.ndarray, keep: float = DEFAULT_KEEP) -> float:

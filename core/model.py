@@ -8,6 +8,8 @@ average of the ``layer4`` output, which callers capture with a forward hook (``F
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torchvision import models
 
@@ -46,15 +48,31 @@ def plane_head(model: torch.nn.Module) -> torch.nn.Linear | None:
 class FeatureTap:
     """Keeps the output of one layer (``layer4``) of every forward pass, for the heatmaps, the
     pooled features (out-of-distribution score) and the plane head. A reference, not a copy;
-    gradients flow through it in training. Remove with ``close()`` or a ``with`` block."""
+    gradients flow through it in training. ``stages``: other layers whose global average is
+    also kept (the out-of-distribution score's earlier stages; pooled as they pass, so no
+    feature map is held). Remove with ``close()`` or a ``with`` block."""
 
-    def __init__(self, model: torch.nn.Module, layer: str = HEATMAP_LAYER):
+    def __init__(
+        self, model: torch.nn.Module, layer: str = HEATMAP_LAYER, stages: Sequence[str] = ()
+    ):
         net = getattr(model, "module", model)
+        self.layer = layer
         self.output: torch.Tensor | None = None
-        self._hook = net.get_submodule(layer).register_forward_hook(self._keep)
+        self._stage_pooled: dict[str, torch.Tensor] = {}
+        self._hooks = [net.get_submodule(layer).register_forward_hook(self._keep)]
+        for stage in dict.fromkeys(stages):
+            if stage != layer:
+                hook = net.get_submodule(stage).register_forward_hook(self._pool_as(stage))
+                self._hooks.append(hook)
 
     def _keep(self, _module, _inputs, output) -> None:
         self.output = output
+
+    def _pool_as(self, stage: str):
+        def pool(_module, _inputs, output) -> None:
+            self._stage_pooled[stage] = output.mean(dim=(2, 3))
+
+        return pool
 
     def pooled(self) -> torch.Tensor:
         """B x C global average of the kept map: exactly the input of the class head ``fc``."""
@@ -62,8 +80,18 @@ class FeatureTap:
             raise RuntimeError("no forward pass since the tap was set")
         return self.output.mean(dim=(2, 3))
 
+    def stage_features(self) -> dict[str, torch.Tensor]:
+        """Every tapped stage's B x C global average (``layer`` included), from the last pass."""
+        return {**self._stage_pooled, self.layer: self.pooled()}
+
+    def clear(self) -> None:
+        """Drop the kept outputs (they reference the batch's tensors)."""
+        self.output = None
+        self._stage_pooled = {}
+
     def close(self) -> None:
-        self._hook.remove()
+        for hook in self._hooks:
+            hook.remove()
 
     def __enter__(self) -> FeatureTap:
         return self

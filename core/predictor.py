@@ -58,7 +58,9 @@ class Predictor:
         self.batch_size = max(1, int(batch_size))
         self.model = bundle.model.to(self.device).eval()
         # The tap lives as long as the predictor; it only stores a reference (no copies).
-        self._tap = FeatureTap(self.model, bundle.card.heatmap_layer)
+        domain = bundle.feature_domain
+        stages = () if domain is None else domain.stage_names
+        self._tap = FeatureTap(self.model, bundle.card.heatmap_layer, stages)
         self._fc_weight = self.model.fc.weight.detach()
         self._plane_head = plane_head(self.model)
 
@@ -89,8 +91,10 @@ class Predictor:
         finite = np.isfinite(probs).all(axis=1)
         cams = np.nan_to_num(cams_from_features(self._tap.output, self._fc_weight), nan=0.0)
         pooled = self._tap.pooled()
-        self._tap.output = None
-        scores = self._ood_scores(pooled)
+        scores = self._ood_scores(
+            self._tap.stage_features(), [im.region is not None for im in images]
+        )
+        self._tap.clear()
         planes = self._planes(pooled)
         results = []
         for i, im in enumerate(images):
@@ -105,9 +109,11 @@ class Predictor:
             )  # fmt: skip
         return results
 
-    def _ood_scores(self, pooled: torch.Tensor) -> np.ndarray | None:
+    def _ood_scores(self, features: dict, cropped: list[bool]) -> np.ndarray | None:
+        """Relative scores; an image cut to its ultrasound region is judged against the
+        threshold fitted on such images (core.feature_domain)."""
         domain = self.bundle.feature_domain
-        return None if domain is None else domain.scores(pooled)
+        return None if domain is None else domain.scores(features, cropped)
 
     def _planes(self, pooled: torch.Tensor) -> list[tuple[str, float]]:
         if self._plane_head is None:

@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 
 from core.bundle import ModelCard, save_bundle
-from core.feature_domain import FeatureDomain, fit_feature_domain
+from core.feature_domain import DEFAULT_STAGES, FeatureDomain, fit_feature_domain
 from core.metrics import calibration
 from core.model import HEATMAP_LAYER, FeatureTap, plane_head
 from core.records import ImageRef
@@ -64,11 +64,13 @@ class ValidationCalibration:
 
 @dataclass(frozen=True)
 class NetworkOutputs:
-    """Logits and pooled layer4 features of readable images (rows follow ``refs``)."""
+    """Logits and pooled features of readable images (rows follow ``refs``)."""
 
     refs: tuple[ImageRef, ...]
     logits: torch.Tensor  # N x K
-    pooled: torch.Tensor  # N x C
+    pooled: torch.Tensor  # N x C: layer4, the class head's input
+    stages: dict[str, torch.Tensor]  # stage -> N x C_s: every stage the domain score uses
+    cropped: np.ndarray  # N bools: the image was cut to a DICOM ultrasound region
 
 
 #: fit_temperature's clip range: a fit that ends at either bound is not a calibration.
@@ -239,30 +241,41 @@ def collect_outputs(
     device: torch.device,
     desc: str,
 ) -> NetworkOutputs:
-    """Logits and pooled features in fp32 without AMP, in this one process, images prepared
-    exactly as the app and cnsight-eval prepare them (no augmentation)."""
+    """Logits and pooled features (every stage of ``--domain-stages``) in fp32 without AMP, in
+    this one process, images prepared exactly as the app and cnsight-eval prepare them."""
     single_process = DistContext()
+    dataset = ImageDataset(
+        refs, data.taxonomy.class_names, preprocess_spec(args), report_cropped=True
+    )
     loader = make_loader(
-        ImageDataset(refs, data.taxonomy.class_names, preprocess_spec(args)),
-        args.batch_size, args.workers, single_process, args.seed, train=False,
-    )  # fmt: skip
+        dataset, args.batch_size, args.workers, single_process, args.seed, train=False
+    )
     model.eval()
-    rows: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-    with FeatureTap(model) as tap:
+    rows: dict[int, tuple] = {}
+    with FeatureTap(model, HEATMAP_LAYER, domain_stages(args)) as tap:
         for batch in tqdm(loader, desc=desc, disable=args.no_progress, leave=False):
             if batch is None:
                 continue
-            images, _, indices = batch
+            images, _, indices, cropped = batch
             logits = model(images.to(device)).float().cpu()
-            pooled = tap.pooled().float().cpu()
+            stages = {s: f.float().cpu() for s, f in tap.stage_features().items()}
             for j, i in enumerate(indices.tolist()):
-                rows[i] = (logits[j], pooled[j])
+                rows[i] = (logits[j], {s: f[j] for s, f in stages.items()}, bool(cropped[j]))
     order = sorted(rows)
+    names = list(rows[order[0]][1]) if order else [HEATMAP_LAYER]
+    stages = {s: torch.stack([rows[i][1][s] for i in order]) for s in names} if order else {}
     return NetworkOutputs(
         refs=tuple(refs[i] for i in order),
         logits=torch.stack([rows[i][0] for i in order]),
-        pooled=torch.stack([rows[i][1] for i in order]),
+        pooled=stages.get(HEATMAP_LAYER, torch.zeros(0, 0)),
+        stages=stages,
+        cropped=np.array([rows[i][2] for i in order], dtype=bool),
     )
+
+
+def domain_stages(args: argparse.Namespace) -> tuple[str, ...]:
+    """The stages the out-of-distribution score combines (``--domain-stages``)."""
+    return tuple(getattr(args, "domain_stages", None) or DEFAULT_STAGES)
 
 
 def fit_domain(
@@ -272,7 +285,7 @@ def fit_domain(
     args: argparse.Namespace,
     device: torch.device,
 ) -> tuple[FeatureDomain, dict]:
-    """Domain statistics from (a seeded sample of) the training images, the threshold from the
+    """Domain statistics from (a seeded sample of) the training images, the thresholds from the
     validation images; and the card's ``domain`` section describing both."""
     rng = np.random.default_rng(args.seed)
     train = list(data.train_refs)
@@ -280,26 +293,31 @@ def fit_domain(
         train = [train[i] for i in sorted(rng.choice(len(train), args.domain_fit_images, False))]
     fit_on = collect_outputs(model, train, data, args, device, "domain statistics")
     labels = image_truth(fit_on.refs, data.taxonomy.class_names)
+    stages = domain_stages(args)
     domain, distances = fit_feature_domain(
-        fit_on.pooled.numpy(), labels, len(data.taxonomy), validation.pooled, args.domain_keep
-    )
-    threshold = domain.threshold
-    kept = float(np.mean(distances <= threshold))
+        {s: fit_on.stages[s] for s in stages}, labels, len(data.taxonomy),
+        {s: validation.stages[s] for s in stages}, args.domain_keep, validation.cropped,
+    )  # fmt: skip
+    kept = float(np.mean(distances <= domain.thresholds(validation.cropped, len(distances))))
     section = {
-        "feature": f"global average of {HEATMAP_LAYER} (the class head's input)",
+        "feature": "global average of each stage's output "
+        f"({', '.join(stages)}; {HEATMAP_LAYER} is the class head's input)",
         "fitted_on": "training split, images as evaluated (no augmentation)",
         "threshold_on": "validation split",
         "keep": args.domain_keep,
         "kept_validation": round(kept, 4),
         "n_fit_images": len(fit_on.refs),
         "n_validation_images": len(validation.refs),
+        "n_validation_region_cropped": int(validation.cropped.sum()),
         "validation_distance_quantiles": {
             q: round(float(np.quantile(distances, q / 100)), 4) for q in (5, 50, 95, 99)
         },
-    }
+    } | domain.describe()
     log.info(
-        "domain statistics on %d training images; threshold %.3f keeps %.1f%% of %d validation images",
-        len(fit_on.refs), threshold, 100 * kept, len(validation.refs),
+        "domain statistics (%s) on %d training images; thresholds %.3f / region %s keep %.1f%% of "
+        "%d validation images",
+        "+".join(stages), len(fit_on.refs), domain.threshold, domain.region_threshold,
+        100 * kept, len(validation.refs),
     )  # fmt: skip
     return domain, section
 

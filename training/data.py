@@ -247,7 +247,8 @@ class ImageDataset(Dataset):
     (seed, epoch, index): the same epoch gives the same tensors in any worker, in any process
     and after ``--resume``. Without, items are ``prepare(image, spec)``, exactly as evaluated.
     An unreadable image yields ``None``, which ``collate_readable`` drops (one bad file must not
-    stop a training run; it is logged).
+    stop a training run; it is logged). ``report_cropped``: items also say whether the image
+    was cut to a DICOM ultrasound region (the out-of-distribution thresholds depend on it).
     """
 
     def __init__(
@@ -257,8 +258,10 @@ class ImageDataset(Dataset):
         spec: PreprocessSpec,
         augment_params: AugmentParams | None = None,
         seed: int = 0,
+        report_cropped: bool = False,
     ):
         self.refs = list(refs)
+        self.report_cropped = report_cropped
         self.class_index = {c: i for i, c in enumerate(class_names)}
         self.spec = spec
         self.augment_params = augment_params
@@ -284,6 +287,8 @@ class ImageDataset(Dataset):
         else:
             generator = torch.Generator().manual_seed(sample_seed(self.seed, self.epoch, index))
             tensor = augment(image, self.spec, self.augment_params, generator)
+        if self.report_cropped:
+            return tensor, self.class_index[ref.label], index, image.region is not None
         return tensor, self.class_index[ref.label], index
 
 

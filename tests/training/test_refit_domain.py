@@ -1,0 +1,64 @@
+"""python -m training.refit_domain: new out-of-distribution statistics for a trained bundle,
+the weights byte for byte unchanged, only on the data it was trained on."""
+
+import json
+
+import numpy as np
+
+from core.bundle import load_bundle
+from core.discovery import discover
+from core.imaging import read_image
+from core.predictor import Predictor
+from tests.support.training_data import write_dataset
+from training.refit_domain import main
+
+
+def _args(bundle, data, out, *extra):
+    return ["--model", str(bundle), "--data", str(data), "--out", str(out), "--workers", "0",
+            "--no-progress", *extra]  # fmt: skip
+
+
+def test_refit_reproduces_training_and_changes_only_the_domain(tiny_run, tiny_manifest, tmp_path):
+    before = load_bundle(tiny_run / "bundle")
+    same = tmp_path / "same"
+    stages = before.card.domain["stages"]
+    assert main(_args(tiny_run / "bundle", tiny_manifest, same, "--domain-stages", *stages)) == 0
+    again = load_bundle(same)
+    # The same stages on the same split: what cnsight-train fitted, to rounding.
+    assert np.isclose(again.card.domain["threshold"], before.card.domain["threshold"], rtol=1e-4)
+    assert again.card.weights_sha256 == before.card.weights_sha256
+    assert (same / "model.safetensors").read_bytes() == (
+        tiny_run / "bundle" / "model.safetensors"
+    ).read_bytes()
+
+    other = tmp_path / "layer4"
+    assert main(_args(tiny_run / "bundle", tiny_manifest, other, "--domain-stages", "layer4")) == 0
+    card = json.loads((other / "model_card.json").read_text())
+    assert card["domain"]["stages"] == ["layer4"]
+    assert card["training"]["domain_refit"]["weights"] == "unchanged"
+    assert card["training"]["domain_refit"]["previous_domain"]["sha256"] == before.card.domain["sha256"]  # fmt: skip
+    assert {k: card[k] for k in ("class_names", "temperature", "aggregation")} == {
+        "class_names": list(before.card.class_names),
+        "temperature": before.card.temperature,
+        "aggregation": before.card.aggregation,
+    }
+    # The threshold again keeps 95 % of the validation images, now with layer4 only.
+    val = discover([tiny_run / "splits" / "val.csv"])
+    with Predictor(load_bundle(other), device="cpu") as p:
+        scores = np.array([r.ood_score for r in p.predict([read_image(i) for i in val.images])])
+    assert np.mean(scores <= 1.0 + 1e-3) >= 0.95
+
+
+def test_refit_on_other_data_is_refused_and_writes_nothing(tiny_run, tmp_path, capsys):
+    other = write_dataset(tmp_path / "other", patients_per_class=3, seed=99)
+    out = tmp_path / "refit"
+    assert main(_args(tiny_run / "bundle", other, out)) == 2
+    assert "not the data" in capsys.readouterr().err
+    assert not out.exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_refit_into_an_existing_folder_is_refused(tiny_run, tiny_manifest, tmp_path, capsys):
+    out = tmp_path / "exists"
+    out.mkdir()
+    assert main(_args(tiny_run / "bundle", tiny_manifest, out)) == 2
+    assert "already exists" in capsys.readouterr().err
