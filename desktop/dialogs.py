@@ -7,10 +7,15 @@ import html
 from collections.abc import Sequence
 
 from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
     QMessageBox,
+    QPlainTextEdit,
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
@@ -123,6 +128,47 @@ class ShortcutsDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(table)
         lay.addWidget(buttons)
+
+
+class ReportDialog(QDialog):
+    """Before the PDF: the reader's impression (free text) and name, printed above the
+    signature line. Not modal: the window goes on working while it is open."""
+
+    signed = Signal(str, str)  # impression, reader name
+
+    def __init__(self, patient_label: str, reader: str = "", parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(f"Report for {patient_label}")
+        self.setObjectName("reportDialog")
+        self.setModal(False)
+        self.resize(560, 420)
+        self.impression = QPlainTextEdit()
+        self.impression.setObjectName("reportImpression")
+        self.impression.setPlaceholderText(
+            "Your impression (printed in the report; the AI result is printed separately)"
+        )
+        self.reader = QLineEdit(reader)
+        self.reader.setObjectName("reportReader")
+        self.reader.setPlaceholderText("Name printed above the signature line")
+        note = QLabel(core.RESEARCH_USE_ONLY + ": the report says so on every page.")
+        note.setObjectName("muted")
+        form = QFormLayout()
+        form.addRow("Impression", self.impression)
+        form.addRow("Reader", self.reader)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Save).setText("Export PDF…")
+        buttons.accepted.connect(self._sign)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(note)
+        lay.addWidget(buttons)
+
+    def _sign(self) -> None:
+        self.accept()
+        self.signed.emit(self.impression.toPlainText().strip(), self.reader.text().strip())
 
 
 def show_message(parent: QWidget, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox:

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from core.heatmap_overlay import DEFAULT_OPACITY
 
 from . import file_ops
-from .dialogs import ModelCardDialog, ShortcutsDialog, show_message
+from .dialogs import ModelCardDialog, ReportDialog, ShortcutsDialog, show_message
 from .export import snapshot_patient
 from .file_dialogs import ask_model_bundle, ask_save_path, ask_study_files, ask_study_folder
 from .identity import app_icon, app_title
@@ -38,6 +38,7 @@ from .measurement_export import report_measurements
 from .model_worker import ModelInfo
 from .pipeline import AnalysisPipeline
 from .recent_menu import fill_recent_menu
+from .report_facts import exam_facts, with_viewer_heatmaps
 from .settings import AppSettings
 from .viewer_pane import ViewerPane
 from .viewmodels.measurements import MeasurementsViewModel
@@ -86,6 +87,7 @@ class MainWindow(QMainWindow):
         self.status = AnalysisStatus(self.statusBar())
         self.reports = file_ops.OpReports(self)
         self.last_message: QMessageBox | None = None
+        self.last_dialog: ReportDialog | None = None
         self.last_export: list[Path] = []
         self.actions_by_name = build_actions(self, self._handlers())
         self._fill_recent_menu()
@@ -232,20 +234,42 @@ class MainWindow(QMainWindow):
         file_ops.change_device(self.session, self.settings, device)
 
     # ----- exports ---------------------------------------------------------------------------
-    def export_report(self, path: Path | None = None) -> None:
-        """The current patient's PDF (``path``: else asked); painted off the GUI thread."""
+    def export_report(
+        self, path: Path | None = None, impression: str | None = None, reader: str | None = None
+    ) -> ReportDialog | None:
+        """The current patient's PDF, painted off the GUI thread. Without ``impression`` and
+        ``path``, the report dialog asks for the impression and the reader's name first."""
         try:
-            # The report's heatmaps are drawn at one fixed opacity, whatever the screen's.
-            data = snapshot_patient(self.vm, self.session.model.model, REPORT_OPACITY)
+            data = self._report_data()
         except ValueError as exc:
             self.show_message(QMessageBox.Icon.Information, "Report not available", str(exc))
-            return
-        data = replace(data, measurements=report_measurements(self.vm, self.measurements))
+            return None
+        if path is None and impression is None:
+            dialog = ReportDialog(data.patient_label, self.settings.reader_name, self)
+            dialog.signed.connect(lambda text, name: self.export_report(None, text, name))
+            dialog.show()
+            self.last_dialog = dialog
+            return dialog
+        if reader:
+            self.settings.reader_name = reader
+        data = replace(data, impression=impression or "", reader=reader or "")
         path = path or ask_save_path(
             self, "Save patient report", f"{data.patient_label}.pdf", "PDF (*.pdf)"
         )
         if path is not None:
             file_ops.export_report(self.session.runner, self.reports, path, data)
+        return None
+
+    def _report_data(self):
+        """What the report shows, copied now (raises ValueError when the patient has no result)."""
+        # The report's heatmaps are drawn at one fixed opacity, whatever the screen's.
+        data = snapshot_patient(self.vm, self.session.model.model, REPORT_OPACITY)
+        data = with_viewer_heatmaps(data, self.vm, REPORT_OPACITY)
+        return replace(
+            data,
+            measurements=report_measurements(self.vm, self.measurements),
+            exam=exam_facts(self.vm, self.measurements),
+        )
 
     def export_csv(self, path: Path | None = None) -> None:
         path = path or ask_save_path(self, "Save predictions", "predictions.csv", "CSV (*.csv)")

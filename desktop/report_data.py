@@ -50,6 +50,10 @@ class ReportData:
     deidentified: bool
     created: str
     measurements: tuple[ReportMeasurement, ...] = ()
+    exam: tuple[tuple[str, str], ...] = ()  # (fact, value): patient id, study date, GA, ...
+    impression: str = ""  # the reader's free text
+    reader: str = ""  # the reader's name, printed above the signature line
+    opacity: float | None = None  # the heatmaps' opacity in the pictures (None: not said)
 
 
 def verdict_line(data: ReportData) -> str:

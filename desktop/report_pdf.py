@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPageLayout, QPageSize, QPainte
 import core
 from core.taxonomy import display_name
 
-from .rendering import to_qimage
+from .rendering import HEATMAP_TRANSPARENT_BELOW, legend_pixels, to_qimage
 from .report_data import ReportData, ReportImage, verdict_line
 from .verdict_text import percent
 
@@ -116,10 +116,66 @@ def _header(page: _Page, data: ReportData) -> None:
         11,
         bold=True,
     )
-    page.text(f"Generated {data.created}", 9, colour=_MUTED)
+    for fact, value in data.exam:
+        page.text(f"{fact}: {value}", 9.5)
+    page.text(f"Generated {data.created}  ·  CNSight {core.__version__}", 9, colour=_MUTED)
     page.text(f"Model: {data.model_name}  ·  device {data.device}", 9, colour=_MUTED)
     page.text(f"Weights sha256: {data.weights_sha256}", 8, colour=_MUTED)
     page.y += 8
+
+
+def _colour_scale(page: _Page, data: ReportData) -> None:
+    """The heatmap's colour bar as the pictures draw it (over a checkerboard: its transparent
+    low end shows), with its ends, the clear threshold and the opacity."""
+    width, height = page.rect.width() * 0.34, 16.0
+    page.ensure(height + 80)
+    top = page.y
+    legend = legend_pixels(256, 8)
+    cell = height / 2
+    for i in range(int(width // cell) + 1):
+        for j in range(2):
+            shade = QColor("#c9c9c9") if (i + j) % 2 else QColor("#ffffff")
+            page.p.fillRect(
+                QRectF(i * cell, top + j * cell, min(cell, width - i * cell), cell), shade
+            )
+    page.p.save()
+    page.p.setOpacity(data.opacity if data.opacity is not None else 1.0)
+    page.p.drawImage(QRectF(0, top, width, height), to_qimage(legend))
+    page.p.restore()
+    page.p.setPen(_MUTED)
+    page.p.drawRect(QRectF(0, top, width, height))
+    page.font(7.5)
+    page.p.drawText(QPointF(0, top + height + 12), "low")
+    page.p.drawText(
+        QPointF(width - page.p.fontMetrics().horizontalAdvance("high"), top + height + 12), "high"
+    )
+    opacity = f", drawn at {data.opacity:.0%} opacity" if data.opacity is not None else ""
+    page.font(8.5)
+    page.p.setPen(_INK)
+    page.p.drawText(
+        QRectF(width + 12, top - 2, page.rect.width() - width - 12, 70),
+        Qt.TextFlag.TextWordWrap,
+        f"Heatmap colour scale: the model's attention for the class named, relative to the "
+        f"image's own maximum; transparent below {HEATMAP_TRANSPARENT_BELOW:.0%}{opacity}.",
+    )
+    page.y = top + max(height + 22, 66) + 6
+
+
+def _signature(page: _Page, data: ReportData) -> None:
+    page.ensure(170)
+    page.y += 6
+    page.text("Impression", 12, bold=True)
+    page.text(data.impression or "—", 10)
+    page.y += 30
+    width = page.rect.width()
+    page.font(9)
+    page.p.setPen(_INK)
+    y = page.y + 24
+    page.p.drawLine(QPointF(0, y), QPointF(width * 0.55, y))
+    page.p.drawLine(QPointF(width * 0.65, y), QPointF(width, y))
+    page.p.drawText(QPointF(0, y + 14), f"Reader: {data.reader or '(name)'} — signature")
+    page.p.drawText(QPointF(width * 0.65, y + 14), "Date")
+    page.y = y + 30
 
 
 def _verdict(page: _Page, data: ReportData) -> None:
@@ -187,7 +243,8 @@ def _measurements(page: _Page, data: ReportData) -> None:
         return
     for m in data.measurements:
         kind = "" if m.kind in ("distance", "ellipse") else f"{m.kind} "
-        page.text(f"{kind}{m.name}: {m.value}   ({m.image_label})", 9.5, bold=True)
+        name = f"{m.kind} ({m.name.lower()})" if kind else m.name
+        page.text(f"{name}: {m.value}   ({m.image_label})", 9.5, bold=True)
         if m.details:
             page.text(m.details, 8.5, colour=_MUTED, indent=14)
     page.y += 8
@@ -203,8 +260,10 @@ def _paint_pages(page: _Page, data: ReportData) -> None:
         10,
         bold=True,
     )
+    _colour_scale(page, data)
     for item in data.images:
         _image_row(page, item, data.class_names)
+    _signature(page, data)
     page.footer()
 
 

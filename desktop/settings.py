@@ -70,6 +70,15 @@ class AppSettings:
     def deidentified(self, on: bool) -> None:
         self._s.setValue("viewer/deidentified", "true" if on else "false")
 
+    @property
+    def reader_name(self) -> str:
+        """The name last signed on a report (offered again next time)."""
+        return str(self._s.value("report/reader_name", "") or "")
+
+    @reader_name.setter
+    def reader_name(self, name: str) -> None:
+        self._s.setValue("report/reader_name", name)
+
     # ----- recent studies ------------------------------------------------------------------------
     @property
     def recent_studies(self) -> list[str]:

@@ -40,3 +40,37 @@ def phantom_study(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("phantoms")
     generate_phantom_set(out, n_patients=2, seed=3, fmt="dicom", size=(128, 104))
     return out
+
+
+@pytest.fixture
+def main_window(qtbot):
+    """The real main window at the size of a typical screen (1440 x 900), dark theme."""
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.app import _build
+    from desktop.settings import AppSettings
+    from desktop.theme import apply_dark_theme
+
+    apply_dark_theme(QApplication.instance())
+    _session, win = _build(AppSettings())
+    qtbot.addWidget(win)
+    win.resize(1440, 900)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def opened_phantom_window(qtbot, main_window, phantom_study, tiny_bundle, tmp_path):
+    """The main window with a copy of the phantom DICOM study opened and analysed."""
+    import shutil
+
+    study = tmp_path / "study"
+    shutil.copytree(phantom_study, study)
+    with qtbot.waitSignal(main_window.session.model_changed, timeout=120_000):
+        main_window.session.load_model(tiny_bundle, "cpu")
+    with qtbot.waitSignal(main_window.session.all_predicted, timeout=120_000):
+        main_window.open_paths([study])
+    qtbot.waitUntil(lambda: main_window.vm.current_image is not None, timeout=120_000)
+    return main_window, study

@@ -16,23 +16,8 @@ from tests.support.gui import fake_prediction
 CLASSES = ("normal", "anencephaly", "encephalocele", "holoprosencephaly", "rachischisis")
 
 
-@pytest.fixture
-def window(qtbot):
-    from desktop.app import _build
-    from desktop.settings import AppSettings
-    from desktop.theme import apply_dark_theme
-
-    apply_dark_theme(QApplication.instance())
-    _session, win = _build(AppSettings())
-    qtbot.addWidget(win)
-    win.resize(1440, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.close()
-
-
-def test_a_long_heatmap_note_never_widens_the_window(qtbot, window):
+def test_a_long_heatmap_note_never_widens_the_window(qtbot, main_window):
+    window = main_window
     """Choosing Grad-CAM++ showed "computing Grad-CAM++…" and widened the window 1440 -> 1481 px
     (saved so in the settings), cutting off the results panel's percentages."""
     before = window.width()

@@ -174,40 +174,14 @@ def test_non_square_pixels_are_shown_stretched(qtbot, tmp_path):
 
 
 # ----- the real window on a phantom DICOM study ---------------------------------------------------
-@pytest.fixture
-def window(qtbot):
-    from PySide6.QtWidgets import QApplication
-
-    from desktop.app import _build
-    from desktop.settings import AppSettings
-    from desktop.theme import apply_dark_theme
-
-    apply_dark_theme(QApplication.instance())
-    _session, win = _build(AppSettings())
-    qtbot.addWidget(win)
-    win.resize(1440, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.close()
-
-
 def test_measurements_in_the_window_reach_the_csv_and_the_report(
-    qtbot, window, phantom_study, tiny_bundle, tmp_path
+    qtbot, opened_phantom_window, tmp_path
 ):
     import csv
-    import shutil
 
     from desktop.measurement_export import report_measurements
 
-    study = tmp_path / "study"
-    shutil.copytree(phantom_study, study)
-    win = window
-    with qtbot.waitSignal(win.session.model_changed, timeout=120_000):
-        win.session.load_model(tiny_bundle, "cpu")
-    with qtbot.waitSignal(win.session.all_predicted, timeout=120_000):
-        win.open_paths([study])
-    qtbot.waitUntil(lambda: win.vm.current_image is not None, timeout=120_000)
+    win, study = opened_phantom_window
     image = win.vm.current_image
     assert image.calibration is not None and image.calibration.regions  # phantom US region
     x0, y0, x1, y1 = image.calibration.regions[0].box
