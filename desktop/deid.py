@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+#: What an export that names the patient says of itself (PDF header, CSV export notice).
+PHI_MARK = "   (contains patient data - PHI: names, ids, dates)"
+#: The sentence the app says when it writes an export in identified mode.
+PHI_NOTICE = (
+    "This export contains patient data (PHI): patient ids and file paths. Share it only as "
+    "your data-protection rules allow; switch to de-identified mode (D) for exports to share."
+)
+
 #: Keyword fragments that mark a tag as identifying (DICOM PS3.15 basic profile, in spirit).
 _IDENTIFYING_FRAGMENTS = (
     "Patient", "Name", "ID", "UID", "Date", "Time", "Birth", "Age", "Sex", "Address", "Telephone",

@@ -9,7 +9,6 @@ names out and masks the burned-in header band of every picture.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from core.heatmap_overlay import render_overlay
 from core.records import ImageRef
 from core.taxonomy import display_name
 
+from .deid import PHI_NOTICE
 from .model_worker import ModelInfo
 from .rendering import deidentify_pixels
 from .report_data import ReportData, ReportImage
@@ -113,17 +113,26 @@ def write_patient_report(path: Path, data: ReportData) -> Path:
     return paint_report(Path(path), data)
 
 
+def export_notice(deidentified: bool) -> str:
+    """What the app says about an export it has written: whether it carries patient data."""
+    if deidentified:
+        return "De-identified export: case and image labels, no patient ids or file paths."
+    return PHI_NOTICE
+
+
 def write_predictions_csv(path: Path, vm: CohortViewModel) -> tuple[Path, Path]:
     """``path``: one row per predicted image; ``<stem>_patients.csv``: one row per patient.
 
-    Columns are ``cnsight-predict``'s (``core.prediction_csv``). In de-identified mode the
-    patient and image columns carry case and image labels, never ids or file names.
+    Columns are ``cnsight-predict``'s (``core.prediction_csv``), every cell through its safe
+    writer (a Patient ID ``=cmd|...`` is written ``'=cmd|...``). In de-identified mode the
+    patient and image columns carry case and image labels, never ids or file names; otherwise
+    the files carry PHI (``export_notice`` says so).
     """
     path = Path(path)
     patients_path = path.with_name(f"{path.stem}_patients{path.suffix or '.csv'}")
     names = vm.class_names
     with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
+        w = prediction_csv.writer(f)  # formula cells neutralised
         w.writerow(prediction_csv.image_header(names))
         for i, patient in enumerate(vm.patients):
             pid = vm.patient_label(i)
@@ -134,7 +143,7 @@ def write_predictions_csv(path: Path, vm: CohortViewModel) -> tuple[Path, Path]:
                 where = vm.image_label(ref) if vm.deidentified else str(ref.path)
                 w.writerow(prediction_csv.prediction_row(names, pid, where, pred))
     with open(patients_path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
+        w = prediction_csv.writer(f)  # formula cells neutralised
         w.writerow(prediction_csv.patient_header(names))
         for i, patient in enumerate(vm.patients):
             verdict = vm.verdict(patient_key(patient))

@@ -123,6 +123,7 @@ class ModelWorker(QObject):
     progress = Signal(int, int, int)  # request id, done, total
     predicted = Signal(int, object)  # request id, list[ImagePrediction]
     predict_failed = Signal(int, str)
+    images_failed = Signal(int, object)  # request id, list[PredictionFailure] (before predicted)
     cancelled = Signal(int)
     heatmap_ready = Signal(int, object)  # request id, (h, w) map in [0, 1]
     heatmap_failed = Signal(int, str)
@@ -157,19 +158,45 @@ class ModelWorker(QObject):
         if token.is_set():
             self.cancelled.emit(request_id)
             return
+        failures: list = []
         try:
-            preds = self._predictor.predict(
-                images,
-                progress=lambda done, total: self.progress.emit(request_id, done, total),
-                cancelled=token.is_set,
-            )
+            try:
+                preds = self._predictor.predict(
+                    images,
+                    progress=lambda done, total: self.progress.emit(request_id, done, total),
+                    cancelled=token.is_set,
+                )
+            except CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one image must not cost the others
+                log.warning(
+                    "prediction of %d image(s) failed (%s); predicting them one by one",
+                    len(images), exc,
+                )  # fmt: skip
+                preds, failures = self._one_by_one(request_id, images, token)
         except CancelledError:
             self.cancelled.emit(request_id)
         except Exception as exc:  # noqa: BLE001 - reported in the GUI, the worker keeps running
             log.exception("prediction failed")
             self.predict_failed.emit(request_id, f"{type(exc).__name__}: {exc}")
         else:
+            if failures:
+                self.images_failed.emit(request_id, failures)
             self.predicted.emit(request_id, preds)
+
+    def _one_by_one(self, request_id: int, images: list[LoadedImage], token: CancelToken):
+        """Each image on its own (``core.isolation``): predictions, and the images that fail
+        with their reason, so only those get an error."""
+        from core.isolation import PredictionFailure, predict_batch_isolated
+
+        preds, failures = [], []
+        for done, image in enumerate(images, start=1):
+            if token.is_set():
+                raise CancelledError(f"prediction cancelled after {done - 1} of {len(images)}")
+            for result in predict_batch_isolated(self._predictor, [image]):
+                (failures if isinstance(result, PredictionFailure) else preds).append(result)
+            self.progress.emit(request_id, done, len(images))
+        return preds, failures
 
     @Slot(int, object, int, str)
     def extra_heatmap(

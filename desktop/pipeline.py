@@ -91,6 +91,7 @@ class AnalysisPipeline(QObject):
         w.predicted.connect(self._on_predicted)
         w.cancelled.connect(self._on_cancelled)
         w.predict_failed.connect(self._on_predict_failed)
+        w.images_failed.connect(self._on_images_failed)
         w.progress.connect(self._on_progress)
         w.heatmap_ready.connect(self._on_heatmap_ready)
         w.heatmap_failed.connect(self._on_heatmap_failed)
@@ -267,6 +268,15 @@ class AnalysisPipeline(QObject):
             self.vm.add_errors([FileError(active.patient_key, f"prediction failed: {message}")])
             self.vm.set_status(active.patient_key, PatientStatus.FAILED)
             self._schedule_pump()
+
+    @Slot(int, object)
+    def _on_images_failed(self, request_id: int, failures) -> None:
+        """Images of the active patient that could not be prepared or predicted: one error
+        each (the others' predictions follow in ``predicted``)."""
+        if self._active is not None and self._active.request_id == request_id:
+            self.vm.add_errors(
+                [FileError(f.ref.key, f"not analysed: {f.reason}") for f in failures]
+            )
 
     @Slot(int, int, int)
     def _on_progress(self, request_id: int, done: int, _total: int) -> None:

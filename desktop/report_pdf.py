@@ -16,6 +16,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPageLayout, QPageSize, QPainte
 import core
 from core.taxonomy import display_name
 
+from .deid import PHI_MARK
 from .rendering import HEATMAP_TRANSPARENT_BELOW, legend_pixels, to_qimage
 from .report_data import ReportData, ReportImage, verdict_line
 from .verdict_text import percent
@@ -112,7 +113,8 @@ def _header(page: _Page, data: ReportData) -> None:
     page.text(core.RESEARCH_USE_ONLY, 11, bold=True, colour=_WARN)
     page.y += 6
     page.text(
-        f"Patient: {data.patient_label}" + ("   (de-identified)" if data.deidentified else ""),
+        f"Patient: {data.patient_label}"
+        + ("   (de-identified)" if data.deidentified else PHI_MARK),
         11,
         bold=True,
     )
