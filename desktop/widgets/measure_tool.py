@@ -188,10 +188,14 @@ class MeasureTool(QObject):
                 p.drawLine(point + QPointF(-4, 0), point + QPointF(4, 0))
                 p.drawLine(point + QPointF(0, -4), point + QPointF(0, 4))
         if label:
-            anchor = screen[1] if tool != ELLIPSE else screen[2]
             fm = p.fontMetrics()
-            rect = QRectF(anchor.x() + 8, anchor.y() - fm.height() - 2,
-                          fm.horizontalAdvance(label) + 8, fm.height() + 2)  # fmt: skip
+            w, h = fm.horizontalAdvance(label) + 8, fm.height() + 2
+            if tool == ELLIPSE:  # above the ellipse's top, clear of the calipers inside it
+                top = min(poly, key=lambda q: q.y())
+                rect = QRectF(top.x() - w / 2, top.y() - h - 6, w, h)
+            else:  # beside the caliper's second end
+                anchor = screen[1]
+                rect = QRectF(anchor.x() + 8, anchor.y() - h, w, h)
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(QColor(0, 0, 0, 170))
             p.drawRoundedRect(rect, 3, 3)

@@ -9,6 +9,7 @@ from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
@@ -49,7 +50,15 @@ class TagTree(QWidget):
         self.tree.setAlternatingRowColors(False)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.tree.header().setStretchLastSection(True)
+        header = self.tree.header()
+        header.setStretchLastSection(True)
+        # Tag and VR as wide as they need (nested items included); the keyword gets a share
+        # and elides in the middle; the value takes the rest.
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.tree.setIndentation(12)
         self.note = QLabel()
         self.note.setObjectName("muted")
         self.note.setWordWrap(True)
@@ -108,14 +117,21 @@ class TagTree(QWidget):
             self.tree.addTopLevelItem(_item(node))
         if self.search.text().strip():
             self.tree.expandAll()
-        for col in range(3):
-            self.tree.resizeColumnToContents(col)
+        self._fit_keyword_column()
         notes = []
         if self.vm.deidentified:
             notes.append(f"De-identified: {hidden} identifying or private elements hidden.")
         if self.search.text().strip() and not shown:
             notes.append("No element matches.")
         self.note.setText(" ".join(notes))
+
+    def _fit_keyword_column(self) -> None:
+        wanted = self.tree.sizeHintForColumn(1) + 12
+        self.tree.setColumnWidth(1, max(90, min(wanted, int(self.tree.viewport().width() * 0.4))))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_keyword_column()
 
     # ----- copy ------------------------------------------------------------------------------
     def copy_value(self) -> str:
