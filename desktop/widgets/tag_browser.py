@@ -127,7 +127,7 @@ class TagTree(QWidget):
 
     def _fit_keyword_column(self) -> None:
         wanted = self.tree.sizeHintForColumn(1) + 12
-        self.tree.setColumnWidth(1, max(90, min(wanted, int(self.tree.viewport().width() * 0.4))))
+        self.tree.setColumnWidth(1, max(80, min(wanted, int(self.width() * 0.36))))
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

@@ -101,3 +101,14 @@ def test_a_raster_image_says_it_has_no_tags(qtbot, tmp_path):
     view = TagTree(_vm(path, {}))
     qtbot.addWidget(view)
     assert view.tags() == {} and "Not a DICOM file" in view.note.text()
+
+
+def test_values_stay_visible_in_a_narrow_panel(qtbot, dicom_file):
+    view = TagTree(_vm(dicom_file, {"Modality": "US"}))
+    qtbot.addWidget(view)
+    view.resize(340, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    header = view.tree.header()
+    value_left = header.sectionPosition(3)
+    assert value_left < view.tree.viewport().width() - 60  # room left for the values
