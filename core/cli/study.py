@@ -197,13 +197,20 @@ def _statuses(args: argparse.Namespace, witness: bool = False):
     """Every reader's verified log; ``CNSightError`` for a folder that is not there (exit 2),
     ``_IntegrityFailure`` for a protocol or truth file that does not verify (exit 1)."""
     from core.readerstudy.audit import verify_study, witness_heads
-    from core.readerstudy.protocol import default_coordinator_dir
+    from core.readerstudy.protocol import default_coordinator_dir, load_protocol
 
     if not (args.study / "protocol.json").is_file():
         raise CNSightError(f"{args.study}: not a reader study (no protocol.json)")
+    try:
+        keyed = load_protocol(args.study)[0].keyed
+    except CNSightError as e:
+        raise _IntegrityFailure(str(e)) from None
     coordinator = args.coordinator or default_coordinator_dir(args.study)
-    if args.coordinator is not None and not coordinator.is_dir():
-        raise CNSightError(f"--coordinator {coordinator}: no such folder")
+    if keyed and not coordinator.is_dir():
+        raise CNSightError(
+            f"{coordinator}: no such folder - the coordinator's folder of this study (truth "
+            "labels, the study key) is needed; name it with --coordinator DIR"
+        )
     try:
         if witness:
             return witness_heads(args.study, args.coordinator)

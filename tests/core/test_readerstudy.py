@@ -21,9 +21,10 @@ from core.readerstudy import (
     export_reads,
     load_protocol,
 )
-from core.readerstudy.protocol import load_coordinator, save_protocol
+from core.readerstudy.protocol import save_protocol
 from core.records import ImageRef, Patient
 from core.taxonomy import DEFAULT_CLASS_NAMES
+from tests.support.studies import read_study
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = {"path": "bundle", "weights_sha256": "ab" * 32}
@@ -51,19 +52,7 @@ def _study(tmp_path, readers=("R1", "R2"), washout=0.0, **kw) -> Path:
 
 
 def _read_all(study, reader, rating=lambda case: 50.0, stop_after=None):
-    """Read as ``reader``; ``rating`` sees the case with its truth (the coordinator's view: a
-    reader's session has no truth)."""
-    truth = {c.case_id: c for c in load_coordinator(study).protocol.cases}
-    with ReaderSession(study, reader) as session:
-        n = 0
-        while stop_after is None or n < stop_after:
-            state = session.current()
-            if isinstance(state, StudyComplete):
-                break
-            session.mark_shown(state)
-            case = truth[state.case.case_id]
-            session.submit(state, "normal" if rating(case) < 50 else case.truth, rating(case), 3.0)
-            n += 1
+    read_study(study, reader, stop_after=stop_after, rating=rating)
 
 
 def test_protocol_is_counterbalanced_randomised_and_anonymous(tmp_path):

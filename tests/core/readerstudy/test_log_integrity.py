@@ -17,7 +17,7 @@ import pytest
 
 from core.cli.study import main as study_main
 from core.errors import ReaderStudyError
-from core.readerstudy import ReaderSession, StudyComplete, create_protocol, export_reads
+from core.readerstudy import ReaderSession, create_protocol, export_reads
 from core.readerstudy.audit import verify_study, witness_heads
 from core.readerstudy.backup import backup_study
 from core.readerstudy.log import event_hash, event_mac, next_key
@@ -33,6 +33,7 @@ from core.readerstudy.protocol import (
 )
 from core.records import ImageRef, Patient
 from core.taxonomy import DEFAULT_CLASS_NAMES
+from tests.support.studies import read_study
 
 MODEL = {"path": "bundle", "seal_sha256": "cd" * 32, "weights_sha256": "ab" * 32}
 LABELS = ["normal", "anencephaly", "encephalocele", "holoprosencephaly", "rachischisis", "normal"]
@@ -61,16 +62,7 @@ def study(tmp_path) -> Path:
 
 
 def _read(study, reader="R1", n=None):
-    truth = {c.case_id: c.truth for c in load_coordinator(study).protocol.cases}
-    with ReaderSession(study, reader) as session:
-        done = 0
-        while n is None or done < n:
-            state = session.current()
-            if isinstance(state, StudyComplete):
-                break
-            session.mark_shown(state)
-            session.submit(state, truth[state.case.case_id], 70.0, 2.0)
-            done += 1
+    read_study(study, reader, stop_after=n, rating=lambda case: 70.0, seconds=2.0)
 
 
 def _db(study, reader="R1"):
@@ -330,3 +322,11 @@ def test_a_schema_1_study_still_opens_and_verifies_by_its_hash_chain(tmp_path):
         session.submit(state, state.case.truth, 40.0, 1.0)  # schema 1 carries the truth
     _, statuses = verify_study(tmp_path / "old")
     assert statuses[0].ok and not statuses[0].authenticated and len(statuses[0].decisions) == 1
+
+
+def test_verify_says_when_it_cannot_run_exit_2(study, tmp_path):
+    moved = tmp_path / "elsewhere"
+    shutil.move(default_coordinator_dir(study), moved)
+    assert study_main(["verify", str(study)]) == 2  # no coordinator folder: cannot verify
+    assert study_main(["verify", str(study), "--coordinator", str(moved)]) == 0
+    assert study_main(["verify", str(tmp_path / "nope")]) == 2
