@@ -331,9 +331,8 @@ class _PredictJob:
         """One error row; ``count``: also advance the progress bar (a read failure; a
         prediction failure is counted with its batch)."""
         path = str(ref.path)
-        reason = message[len(path) + 2 :] if message.startswith(f"{path}: ") else message
         log.warning("%s", self.writers.message(message, path))
-        self.writers.error_row(patient.patient_id, path, ref.frame, reason)
+        self.writers.error_row(patient.patient_id, path, ref.frame, message)
         self.n_errors += 1
         if count:
             self.bar.update(1)

@@ -44,6 +44,16 @@ def _link_error(path: Path) -> FileError:
     )
 
 
+def _special_file(path: Path) -> bool:
+    """A pipe, socket or device named like an image file (opening a pipe would block)."""
+    if path.name.startswith(".") or path.suffix.lower() not in CANDIDATE_EXTENSIONS:
+        return False
+    try:
+        return not path.is_file() and not path.is_dir() and path.exists()
+    except OSError:
+        return False
+
+
 def _empty_folder_reason(folder: Path) -> str:
     if folder.suffix.lower() in CANDIDATE_EXTENSIONS:
         return f"a folder named like an image file ({folder.name}), not a file, and empty"
@@ -104,6 +114,10 @@ def walk_candidates(
                 found.errors.append(_link_error(path))
             elif name.upper() != "DICOMDIR" and is_candidate(path):
                 files.append(path)
+            elif _special_file(path):
+                found.errors.append(
+                    FileError(str(path), "not a regular file (a pipe, socket or device): not read")
+                )
             elif not name.startswith("."):
                 found.skipped += 1
     return files

@@ -8,6 +8,7 @@ Used by the targeted tests (tests/core/imaging, tests/core/discovery) and by the
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import struct
@@ -24,6 +25,31 @@ from tests.support.dicom_files import base_dataset, write_dicom
 
 GIB = 1 << 30
 MIB = 1 << 20
+
+
+def fixed_uid(key: str) -> str:
+    """A UID derived from ``key`` (pydicom's generate_uid is random: the corpus must not be)."""
+    digest = hashlib.sha256(key.encode()).digest()[:16]
+    return f"2.25.{int.from_bytes(digest, 'big')}"
+
+
+def dataset(key: str, multiframe: bool = False, **kwargs):
+    """``base_dataset`` with UIDs fixed by ``key``."""
+    ds = base_dataset(multiframe=multiframe, **kwargs)
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = fixed_uid(key + "/sop")
+    ds.SeriesInstanceUID = fixed_uid(key + "/series")
+    return ds
+
+
+def dicom(path: Path, pixels: np.ndarray, key: str | None = None, **kwargs) -> Path:
+    """``write_dicom`` with UIDs fixed by ``key`` (default: the file name)."""
+    multiframe = pixels.ndim == 3 and kwargs.get("photometric", "MONOCHROME2") != "RGB"
+    key = key or path.name
+    write_dicom(path, pixels, ds=dataset(key, multiframe=multiframe), **kwargs)
+    ds = dcmread(path)  # set_pixel_data made a new random SOP Instance UID: fix it again
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = fixed_uid(key + "/sop")
+    ds.save_as(path)
+    return path
 
 
 def _image(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -84,7 +110,7 @@ def dicom_jpeg_lying_size(
 ) -> Path:
     """JPEG Baseline DICOM whose header says 320x256 while its JPEG stream says 30000x30000."""
     width, height = header
-    write_dicom(path, _image(height, width), syntax=JPEGBaseline8Bit)
+    dicom(path, _image(height, width), syntax=JPEGBaseline8Bit)
     data = path.read_bytes()
     at = data.find(b"\xff\xc0")
     patched = data[: at + 5] + struct.pack(">HH", stream[1], stream[0]) + data[at + 9 :]
@@ -206,11 +232,12 @@ def native_dicom(path: Path, rows: int = 48, columns: int = 64) -> Path:
 def dicomdir_folder(folder: Path, n_images: int = 2) -> Path:
     """A valid DICOM media folder (DICOMDIR + n small images); returns the DICOMDIR."""
     file_set = FileSet()
+    file_set.UID = fixed_uid(f"fileset/{n_images}")
     for i in range(n_images):
-        ds = base_dataset(patient_id=f"DD{i}", study_uid=f"1.2.3.{i}", instance=1)
+        ds = dataset(f"dd{i}", patient_id=f"DD{i}", study_uid=f"1.2.3.{i}", instance=1)
         ds.StudyDate, ds.StudyTime, ds.StudyID, ds.AccessionNumber = "20240101", "1200", "1", ""
         ds.SeriesNumber = 1
-        ds.set_pixel_data(_image(32, 40, seed=i), "MONOCHROME2", 8)
+        ds.set_pixel_data(_image(32, 40, seed=i), "MONOCHROME2", 8, generate_instance_uid=False)
         file_set.add(ds)
     file_set.write(folder)
     return folder / "DICOMDIR"
