@@ -9,13 +9,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from .errors import CancelledError, CNSightError, ImageReadError
 from .records import ImageRef, LoadedImage
 
-if TYPE_CHECKING:
-    from .predictor import ImagePrediction, Predictor
+
+class BatchPredictor(Protocol):
+    """What is needed of ``core.predictor.Predictor`` (not imported: it imports torch, and
+    the app's model worker uses this module from its thread)."""
+
+    def predict_batch(self, images: Sequence[LoadedImage]) -> list[Any]: ...
+
+
+#: ``core.predictor.ImagePrediction`` (not imported, see ``BatchPredictor``).
+ImagePrediction = Any
 
 log = logging.getLogger(f"cnsight.{__name__}")
 
@@ -50,7 +58,7 @@ def failure_reason(exc: BaseException) -> str:
 
 
 def predict_batch_isolated(
-    predictor: Predictor, images: Sequence[LoadedImage]
+    predictor: BatchPredictor, images: Sequence[LoadedImage]
 ) -> list[ImagePrediction | PredictionFailure]:
     """``predictor.predict_batch(images)``, in order; when the batch fails (a RuntimeError
     from an allocation, a non-finite output, an image that cannot be prepared), each image
