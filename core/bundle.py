@@ -170,10 +170,7 @@ class ModelCard:
                 "weights_dtype", f"{weights_dtype!r} is not one of {', '.join(WEIGHT_DTYPES)}"
             )
         domain = check.domain(d)
-        info = {
-            k: check.mapping(d, k)
-            for k in ("training_data", "validation_metrics", "training", "software")
-        }
+        info = {k: check.mapping(d, k) for k in INFORMATIVE_SECTIONS}
         return cls(
             name=name,
             architecture=architecture,
@@ -194,6 +191,8 @@ class ModelCard:
 
 
 WEIGHT_DTYPES = ("float32", "float16")
+#: Card sections the loader does not interpret (shown in the model-card dialog and reports).
+INFORMATIVE_SECTIONS = ("training_data", "validation_metrics", "training", "software")
 _CLASS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 #: Bounds of the preprocessing a card may declare (the model input is crop x crop).
 MIN_CROP, MAX_RESIZE = 16, 1024
@@ -384,31 +383,48 @@ def save_bundle(
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     _refuse_non_finite(state, f"{out_dir}: the model to save")
-    if feature_domain is not None:
-        _refuse_non_finite(feature_domain.tensors(), f"{out_dir}: the domain statistics to save")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    domain = {}
-    if feature_domain is not None:
-        domain_path = out_dir / DOMAIN_NAME
-        save_file(feature_domain.tensors(), str(domain_path), metadata={"method": METHOD})
-        domain = card.domain | {
-            "method": METHOD,
-            "threshold": round(float(feature_domain.threshold), 6),
-            "sha256": sha256_file(domain_path),
-        }
-    weights = out_dir / WEIGHTS_NAME
-    save_file(state, str(weights), metadata={"format": "pt", "architecture": card.architecture})
     fields = card.__dict__ | {
-        "weights_sha256": sha256_file(weights),
         "weights_dtype": "float16" if half else "float32",
         "created": card.created or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "software": card.software or software_versions(),
-        "domain": domain,
+        "domain": {},
+        "seal_sha256": "",
+        "signer": "",
     }
-    unsealed = ModelCard(**fields | {"seal_sha256": "", "signer": ""})
-    data = json.loads(json.dumps(unsealed.to_json(), allow_nan=False))  # as a reader parses it
-    ModelCard.from_json(data, source=str(out_dir / CARD_NAME))  # never write a card we refuse
+    placeholder = "0" * 64  # the hashes are known once the files are written
+    if feature_domain is not None:
+        _refuse_non_finite(feature_domain.tensors(), f"{out_dir}: the domain statistics to save")
+        fields["domain"] = card.domain | {
+            "method": METHOD,
+            "threshold": round(float(feature_domain.threshold), 6),
+            "sha256": placeholder,
+        }
+    _card_json(fields | {"weights_sha256": placeholder}, out_dir)  # refused before any write
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if feature_domain is not None:
+        domain_path = out_dir / DOMAIN_NAME
+        save_file(feature_domain.tensors(), str(domain_path), metadata={"method": METHOD})
+        fields["domain"] = fields["domain"] | {"sha256": sha256_file(domain_path)}
+    weights = out_dir / WEIGHTS_NAME
+    save_file(state, str(weights), metadata={"format": "pt", "architecture": card.architecture})
+    data = _card_json(fields | {"weights_sha256": sha256_file(weights)}, out_dir)
     return _write_sealed_card(out_dir, data, signing_key)
+
+
+def _card_json(fields: dict, out_dir: Path) -> dict:
+    """The card's JSON as a reader will parse it, checked as the loader checks it. An undefined
+    metric (NaN) in an informative section is written as null."""
+    from .metrics import json_ready  # here: core.metrics imports scipy and scikit-learn
+
+    unsealed = ModelCard(**fields).to_json()
+    for key in INFORMATIVE_SECTIONS:
+        unsealed[key] = json_ready(unsealed[key])
+    try:
+        data = json.loads(json.dumps(unsealed, allow_nan=False))
+    except ValueError as e:
+        raise BundleError(f"{out_dir}: the card to save holds a non-finite number ({e})") from None
+    ModelCard.from_json(data, source=str(out_dir / CARD_NAME))  # never write a card we refuse
+    return data
 
 
 def _write_sealed_card(bundle_dir: Path, data: dict, signing_key=None) -> ModelCard:

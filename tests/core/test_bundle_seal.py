@@ -366,3 +366,22 @@ def test_save_bundle_refuses_a_model_with_non_finite_weights(tmp_path):
 def test_the_shipped_demo_model_is_sealed():
     card = read_card(demo_model_dir())
     assert card.seal_sha256 == _card(demo_model_dir())[SEAL_KEY]["sha256"]
+
+
+def test_save_bundle_writes_an_undefined_metric_as_null_and_refuses_a_nan_temperature(tmp_path):
+    from core.bundle import ModelCard
+    from core.taxonomy import Taxonomy
+
+    card = ModelCard(
+        name="m", architecture="resnet18", taxonomy=Taxonomy(("normal", "other")),
+        validation_metrics={"auroc": float("nan")},
+    )  # fmt: skip
+    save_bundle(build_model("resnet18", 2), card, tmp_path / "a")
+    assert load_bundle(tmp_path / "a").card.validation_metrics == {"auroc": None}
+    with pytest.raises(BundleError, match="non-finite number"):
+        save_bundle(
+            build_model("resnet18", 2),
+            ModelCard(**card.__dict__ | {"temperature": float("nan")}),
+            tmp_path / "b",
+        )
+    assert not (tmp_path / "b").exists()  # refused before anything was written
