@@ -41,7 +41,7 @@ def test_the_report_carries_exam_measurements_verdict_model_and_signature(
     patient = win.vm.current_patient
     assert f"Patient: {patient.patient_id}" in text
     assert "Study date:" in text and "Institution:" in text  # the phantoms' header has both
-    assert "Head circumference" in text and "INTERGROWTH-21st HC" in text and " mm" in text
+    assert "HC (head circumference)" in text and "INTERGROWTH-21st HC" in text and " mm" in text
     assert "Heatmap colour scale" in text and "45% opacity" in text
     assert data.verdict_text.split(" — ")[0] in text
     assert data.weights_sha256 in text
