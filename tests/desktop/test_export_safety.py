@@ -8,7 +8,7 @@ from pathlib import Path
 
 from core.records import Cohort, ImageRef, Patient
 from core.taxonomy import DEFAULT_CLASS_NAMES
-from desktop.export import export_notice, write_predictions_csv
+from desktop.export import write_predictions_csv
 from desktop.viewmodels.cohort import CohortViewModel
 from desktop.viewmodels.groups import patient_key
 from tests.support.gui import fake_prediction
@@ -36,5 +36,7 @@ def test_csv_export_neutralises_formula_cells(tmp_path):
 
 
 def test_exports_say_whether_they_carry_patient_data():
+    from desktop.export import export_notice
+
     assert "PHI" in export_notice(False)
     assert "De-identified" in export_notice(True) and "PHI" not in export_notice(True)
