@@ -10,7 +10,8 @@
 #   $DIST_DIR/cnsight-VERSION-FLAVOUR-sizes.txt                        what takes the space
 #
 # then runs packaging/smoke_test.sh on the .deb (SMOKE=0 skips it; REUSE_APP=1 keeps an app
-# already built in $BUILD_DIR/FLAVOUR and redoes only the artefacts). Defaults: BUILD_DIR=build/package,
+# already built in $BUILD_DIR/FLAVOUR and redoes only the artefacts; DEB_COMPRESSION=gzip (default:
+# every dpkg reads it, and it takes minutes where xz took over an hour on 2 busy cores), xz or zstd). Defaults: BUILD_DIR=build/package,
 # DIST_DIR=dist (both ignored by git); PYTHON=python3 (>= 3.11). Extra pip options (an index that
 # has the CPU torch wheel, a wheel folder for an offline build) go in PIP_* variables, e.g.
 # PIP_EXTRA_INDEX_URL or PIP_FIND_LINKS, which pip reads itself.
@@ -84,7 +85,8 @@ tar --sort=name --owner=0 --group=0 --numeric-owner -C "$OUT" \
 
 step "4/5 Debian package"
 DEB=$("$PYTHON" packaging/make_deb.py --app "$APP" --flavour "$FLAVOUR" --version "$VERSION" \
-  --icon-dir resources/icons --work "$BUILD_DIR/deb-$FLAVOUR" --out "$DIST_DIR")
+  --icon-dir resources/icons --work "$BUILD_DIR/deb-$FLAVOUR" --out "$DIST_DIR" \
+  --compression "${DEB_COMPRESSION:-gzip}")
 (cd "$DIST_DIR" && sha256sum "$(basename "$DEB")" >"$(basename "$DEB").sha256")
 rm -rf "$BUILD_DIR/deb-$FLAVOUR" "$BUILD_DIR/work-$FLAVOUR"
 

@@ -246,8 +246,13 @@ def build(args: argparse.Namespace) -> Path:
         str(root),
         str(deb),
     ]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    shutil.rmtree(root)
+    try:
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    except (subprocess.CalledProcessError, KeyboardInterrupt):
+        deb.unlink(missing_ok=True)  # never leave a half-written package behind
+        raise
+    finally:
+        shutil.rmtree(root)
     return deb
 
 
@@ -261,7 +266,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--doc", type=Path, default=Path(__file__).parents[1] / "docs/packaging.md")
     p.add_argument("--work", type=Path, required=True, help="scratch folder (emptied)")
     p.add_argument("--out", type=Path, required=True, help="folder for the .deb")
-    p.add_argument("--compression", default="xz", choices=["xz", "gzip", "zstd", "none"])
+    p.add_argument("--compression", default="gzip", choices=["gzip", "xz", "zstd", "none"])
     p.add_argument("--no-depends", action="store_true", help="skip the ldd/dpkg -S scan")
     p.add_argument(
         "--maintainer",
