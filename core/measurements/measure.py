@@ -60,6 +60,7 @@ class Result:
     ga: GaEstimate | None = None
     centile: float | None = None  # at the reference GA
     centile_ga: float | None = None
+    note: str = ""  # why no centile is given, when the kind has a standard
 
     @property
     def unit(self) -> str:
@@ -80,6 +81,8 @@ class Result:
             out.append(
                 f"{_centile_text(self.centile)} centile at {biometry.format_weeks(self.centile_ga)}"
             )
+        if self.note:
+            out.append(self.note)
         if not self.scale.calibrated:
             out.append(f"in pixels: {self.scale.reason}")
         return out
@@ -112,4 +115,11 @@ def evaluate(
         return Result(value, scale, area, axes)
     ga = biometry.ga_estimate(m.kind, value)
     c = biometry.centile(m.kind, value, ga_weeks) if ga_weeks is not None else None
-    return Result(value, scale, area, axes, ga, c, ga_weeks if c is not None else None)
+    note = ""
+    if c is None and biometry.size_for_ga(m.kind, 20.0) is not None:
+        note = (
+            "no centile: the pregnancy's GA is not known"
+            if ga_weeks is None
+            else f"no centile at {biometry.format_weeks(ga_weeks)}: the standard covers 14-40 weeks"
+        )
+    return Result(value, scale, area, axes, ga, c, ga_weeks if c is not None else None, note)

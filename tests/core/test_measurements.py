@@ -169,6 +169,11 @@ def test_evaluate_gives_ga_only_in_mm():
     assert r.value == pytest.approx(ramanujan_circumference(40, 32))
     assert r.ga is not None and r.ga.chart == "INTERGROWTH-21st HC" and r.centile is not None
     assert any("centile at 28w0d" in d for d in r.details())
+    no_ga = evaluate(Measurement("BPD", ((100, 500), (900, 500))), cal)
+    assert no_ga.centile is None and "GA is not known" in "; ".join(no_ga.details())
+    late = evaluate(Measurement("BPD", ((100, 500), (900, 500))), cal, ga_weeks=41)
+    assert "covers 14-40 weeks" in late.note
+    assert evaluate(Measurement("distance", ((1, 1), (9, 9))), cal).note == ""
     px = evaluate(hc, Calibration(), ga_weeks=28)
     assert px.unit == "px" and px.ga is None and px.centile is None
     assert any("no physical scale" in d for d in px.details())
