@@ -240,7 +240,9 @@ def deidentify_metrics(metrics: dict, pseudonyms: Pseudonyms, paths: Sequence) -
     errors = []
     for e in metrics.get("errors") or []:
         pid = e.get("patient_id")
-        label = pseudonyms.image(pid, e["path"]) if pid else pseudonyms.file(e["path"])
+        path, _, frame = e["path"].rpartition("#")  # a frame's key: "<path>#<frame>"
+        path = path if frame.isdigit() else e["path"]  # the label images.csv gives the file
+        label = pseudonyms.image(pid, path) if pid else pseudonyms.file(path)
         errors.append({
             **e,
             "path": label,
