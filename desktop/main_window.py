@@ -31,7 +31,7 @@ from core.heatmap_overlay import DEFAULT_OPACITY
 
 from . import file_ops
 from .dialogs import ModelCardDialog, ReportDialog, ShortcutsDialog, show_message
-from .export import snapshot_patient
+from .export import export_notice, snapshot_patient
 from .file_dialogs import ask_model_bundle, ask_save_path, ask_study_files, ask_study_folder
 from .identity import app_icon, app_title
 from .measurement_export import report_measurements
@@ -278,7 +278,9 @@ class MainWindow(QMainWindow):
 
     def _on_saved(self, paths: list[Path]) -> None:
         self.last_export = list(paths)
-        self.status.show_message("Saved " + ", ".join(p.name for p in paths))
+        self.status.show_message(
+            f"Saved {', '.join(p.name for p in paths)}. {export_notice(self.vm.deidentified)}"
+        )
 
     # ----- reactions ---------------------------------------------------------------------------
     def show_message(self, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox:

@@ -40,3 +40,15 @@ def test_exports_say_whether_they_carry_patient_data():
 
     assert "PHI" in export_notice(False)
     assert "De-identified" in export_notice(True) and "PHI" not in export_notice(True)
+
+
+def test_the_window_says_whether_a_saved_export_carries_patient_data(main_window, tmp_path):
+    """Saving in identified mode tells the user the files carry PHI; de-identified, says so."""
+    win = main_window
+    paths = [tmp_path / "p.csv", tmp_path / "p_patients.csv"]
+    win.vm.set_deidentified(False)
+    win._on_saved(paths)
+    assert "PHI" in win.status.text.text() and "p.csv" in win.status.text.text()
+    win.vm.set_deidentified(True)
+    win._on_saved(paths)
+    assert "De-identified" in win.status.text.text()
