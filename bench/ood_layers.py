@@ -5,11 +5,13 @@
         --cache /tmp/ood/cache --out docs/ood_layers.json
 
 One pass of the bundle's network over every image, keeping the global average of each residual
-stage (layer1..layer4) and whether the image was cropped to a DICOM ultrasound region. The
+stage (layer1..layer4) and whether the image was cropped to a DICOM ultrasound region, in the
+feature cache ``python -m training.refit_domain --feature-cache`` reads (so the chosen stages
+are then fitted into the bundle without another pass). The
 bundle's own training split is rebuilt from its card (and refused if its digest differs): the
 class means and shared covariance are fitted on the training images, thresholds on the
-validation images (95 % kept), exactly as cnsight-train does. Each candidate (which stages,
-how they are combined, one threshold or one per framing) is then judged on selection sets
+validation images, with core.feature_domain as cnsight-train does. Each candidate (which
+stages, one threshold or one per framing, the share of validation kept) is judged on sets
 that are neither the bundle's data nor the test sets reported in docs/benchmarks.md:
 in-domain phantoms of the selection seed (per format) and out-of-domain images (half of the
 FBAU patients, bench/ood_inputs.py files).
@@ -30,59 +32,51 @@ from core.bundle import load_bundle
 from core.discovery import discover
 from core.domain import check_image
 from core.errors import ImageReadError
-from core.feature_domain import fit_gaussians, threshold_for
+from core.feature_domain import fit_feature_domain
 from core.imaging import read_image
+from core.model import FeatureTap
 from core.preprocess import prepare
+from training.feature_cache import STAGES, CachedRow, FeatureCache
 from training.splits import make_split, patient_rows
-
-STAGES = ("layer1", "layer2", "layer3", "layer4")
 
 
 @torch.inference_mode()
-def features(bundle, refs, batch: int = 32) -> dict[str, np.ndarray]:
-    """Pooled stage features, region flag and the model-free check of every readable image."""
+def add_features(bundle, refs, cache: FeatureCache, batch: int = 32) -> None:
+    """Pooled stage features of every readable image not yet in ``cache`` (one forward pass)."""
+    todo = [r for r in refs if r.key not in cache.rows]
+    if not todo:
+        return
+    print(f"features: {len(todo)} images", file=sys.stderr)
     model = bundle.model.eval()
-    kept: dict[str, torch.Tensor] = {}
-    hooks = [
-        model.get_submodule(s).register_forward_hook(
-            lambda _m, _i, out, s=s: kept.__setitem__(s, out.mean(dim=(2, 3)))
-        )
-        for s in STAGES
-    ]
-    out = {s: [] for s in STAGES} | {"region": [], "assessable": [], "label": []}
-    names = bundle.card.class_names
-    try:
-        for start in range(0, len(refs), batch):
+    with FeatureTap(model, "layer4", STAGES) as tap:
+        for start in range(0, len(todo), batch):
             loaded = []
-            for ref in refs[start : start + batch]:
+            for ref in todo[start : start + batch]:
                 try:
                     loaded.append(read_image(ref))
                 except ImageReadError:
                     continue
             if not loaded:
                 continue
-            x = torch.stack([prepare(im, bundle.card.preprocessing)[0] for im in loaded])
-            model(x)
-            for s in STAGES:
-                out[s].append(kept[s].float().numpy())
-            for im in loaded:
-                out["region"].append(im.region is not None)
-                out["assessable"].append(check_image(im).assessable)
-                label = im.ref.label
-                out["label"].append(names.index(label) if label in names else -1)
-            print(f"  {start + len(loaded)}/{len(refs)}", end="\r", file=sys.stderr)
-    finally:
-        for h in hooks:
-            h.remove()
-    return {k: np.concatenate(v) if k in STAGES else np.asarray(v) for k, v in out.items()}
+            model(torch.stack([prepare(im, bundle.card.preprocessing)[0] for im in loaded]))
+            pooled = {s: f.float().numpy() for s, f in tap.stage_features().items()}
+            for j, im in enumerate(loaded):
+                stages = {s: f[j] for s, f in pooled.items()}
+                cache.rows[im.ref.key] = CachedRow(stages, im.region is not None)
+            print(f"  {start + len(loaded)}/{len(todo)}", end="\r", file=sys.stderr)
+    cache.save()
 
 
-def cached(cache: Path, name: str, bundle, refs) -> dict[str, np.ndarray]:
-    path = cache / f"{name}.npz"
-    if not path.exists():
-        print(f"features: {name} ({len(refs)} images)", file=sys.stderr)
-        np.savez(path, **features(bundle, refs))
-    return dict(np.load(path))
+def feature_set(bundle, refs, cache: FeatureCache) -> dict[str, np.ndarray]:
+    """Stage features, region flag, model-free check and class id of the cached images."""
+    add_features(bundle, refs, cache)
+    names = bundle.card.class_names
+    refs = [r for r in refs if r.key in cache.rows]
+    out = {s: np.stack([cache.rows[r.key].stages[s] for r in refs]) for s in STAGES}
+    out["region"] = np.array([cache.rows[r.key].cropped for r in refs])
+    out["label"] = np.array([names.index(r.label) if r.label in names else -1 for r in refs])
+    out["assessable"] = np.array([check_image(read_image(r)).assessable for r in refs])
+    return out
 
 
 def rebuilt_split(bundle, manifest: Path):
@@ -105,60 +99,55 @@ def rebuilt_split(bundle, manifest: Path):
     return by_part["train"], by_part["val"]
 
 
-def evaluate(stages, combine, per_framing, sets, keep=0.95) -> dict:
-    """Fit on train, threshold on validation, report on the selection sets."""
+def evaluate(stages, per_framing, keep, sets) -> dict:
+    """Fit on train, threshold on validation (core.feature_domain, as cnsight-train does),
+    report the share flagged on each set (score alone, and with the model-free checks)."""
     tr, va = sets["train"], sets["val"]
     k = int(tr["label"].max()) + 1
-    dist = {}
-    for s in stages:
-        means, w = fit_gaussians(tr[s], tr["label"], k)
-        mu = means @ w
+    domain, _ = fit_feature_domain(
+        {s: tr[s] for s in stages}, tr["label"], k, {s: va[s] for s in stages}, keep,
+        va["region"] if per_framing else None,
+    )  # fmt: skip
 
-        def d(f, w=w, mu=mu):
-            z = f @ w
-            return np.sqrt(((z[:, None, :] - mu[None]) ** 2).sum(-1)).min(1)
-
-        dist[s] = d
-    # Combine: each stage's distance relative to its own validation 95 % quantile, then the
-    # mean (or max) over stages; the final threshold again keeps `keep` of validation.
-    scale = {s: threshold_for(dist[s](va[s]), keep) for s in stages}
-
-    def combined(fs):
-        r = np.stack([dist[s](fs[s]) / scale[s] for s in stages])
-        return r.mean(0) if combine == "mean" else r.max(0)
-
-    val_score = combined(va)
-    groups = (False, True) if per_framing else (None,)
-    thresholds = {}
-    for g in groups:
-        sel = np.ones(len(val_score), bool) if g is None else va["region"] == g
-        thresholds[g] = threshold_for(val_score[sel], keep)
-
-    def decide(fs):
-        score = combined(fs)
-        t = np.array([thresholds[None if not per_framing else bool(r)] for r in fs["region"]])
-        return score / t, score
+    def relative(fs):
+        return domain.scores({s: fs[s] for s in stages}, fs["region"])
 
     report = {}
     for name, fs in sets.items():
-        if name in ("train",):
+        if name == "train":
             continue
-        rel, _ = decide(fs)
+        out = relative(fs) > 1
         report[name] = {
-            "n": len(rel),
-            "score_flagged": round(float(np.mean(rel > 1)), 4),
-            "flagged_with_checks": round(float(np.mean((rel > 1) | ~fs["assessable"])), 4),
+            "n": len(out),
+            "score_flagged": round(float(np.mean(out)), 4),
+            "flagged_with_checks": round(float(np.mean(out | ~fs["assessable"])), 4),
         }
     inside = [n for n in sets if n.startswith("in:")]
     for name in sets:
         if name.startswith("out:"):
-            rel_out, _ = decide(sets[name])
             for i in inside:
-                rel_in, _ = decide(sets[i])
+                rel_in, rel_out = relative(sets[i]), relative(sets[name])
                 y = np.r_[np.zeros(len(rel_in)), np.ones(len(rel_out))]
                 auc = roc_auc_score(y, np.r_[rel_in, rel_out])
                 report[name][f"auroc_vs_{i}"] = round(float(auc), 4)
     return report
+
+
+def table(results) -> str:
+    """The markdown table of docs/benchmarks.md."""
+    ins = [n for n in results[0] if n.startswith("in:")]
+    outs = [n for n in results[0] if n.startswith("out:")]
+    head = ["stages", "threshold per framing", "keep (validation)"]
+    head += [f"kept {n[3:]}" for n in ins] + [f"flagged {n[4:]}" for n in outs]
+    head += [f"AUROC {o[4:]} vs {i[3:]}" for o in outs for i in ins]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        row = ["+".join(r["stages"]), "yes" if r["per_framing"] else "no", f"{r['keep']:g}"]
+        row += [f"{100 * (1 - r[n]['flagged_with_checks']):.1f} %" for n in ins]
+        row += [f"{100 * r[n]['flagged_with_checks']:.1f} %" for n in outs]
+        row += [f"{r[o][f'auroc_vs_{i}']:.4f}" for o in outs for i in ins]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -178,27 +167,26 @@ def main(argv=None) -> int:
     if len(train) > args.fit_images:  # a seeded sample, as cnsight-train's --domain-fit-images
         pick = np.random.default_rng(0).choice(len(train), args.fit_images, replace=False)
         train = [train[i] for i in sorted(pick)]
-    sets = {"train": cached(args.cache, "train", bundle, train)}
-    sets["val"] = cached(args.cache, "val", bundle, val)
+    cache = FeatureCache.open(args.cache, bundle.card.weights_sha256, bundle.card.preprocessing)
+    sets = {"train": feature_set(bundle, train, cache), "val": feature_set(bundle, val, cache)}
     for m in args.select:
         refs = list(discover([m]).images)
-        fs = cached(args.cache, f"in_{m.parent.name}", bundle, refs)
+        fs = feature_set(bundle, refs, cache)
         for fmt, sel in (("png", ~fs["region"]), ("dicom", fs["region"])):
             if sel.any():
                 sets[f"in:{m.parent.name}:{fmt}"] = {k: v[sel] for k, v in fs.items()}
     for m in args.ood_select:
         refs = list(discover([m]).images)
-        sets[f"out:{m.parent.name}"] = cached(args.cache, f"out_{m.parent.name}", bundle, refs)
+        sets[f"out:{m.parent.name}"] = feature_set(bundle, refs, cache)
     results = []
     for stages in (("layer4",), ("layer3", "layer4"), ("layer2", "layer3", "layer4"), STAGES):
-        for combine in ("mean", "max") if len(stages) > 1 else ("mean",):
-            for per_framing in (False, True):
-                r = evaluate(stages, combine, per_framing, sets)
-                results.append(
-                    {"stages": stages, "combine": combine, "per_framing": per_framing} | r
-                )
-                print(json.dumps(results[-1]))
+        for per_framing in (False, True):
+            for keep in (0.95, 0.975, 0.99, 0.995):
+                r = evaluate(stages, per_framing, keep, sets)
+                results.append({"stages": stages, "per_framing": per_framing, "keep": keep} | r)
+                print(json.dumps(results[-1]), file=sys.stderr)
     args.out.write_text(json.dumps(results, indent=1))
+    print(table(results))
     return 0
 
 

@@ -16,16 +16,17 @@ class wins. ``cnsight-eval`` reports the max-softmax baseline beside it (docs/be
 
 Why more than one stage (Lee et al.'s feature ensemble): ``layer4`` features are what the class
 head needs and little else, so an image of another kind whose ``layer4`` features happen to
-resemble a class can pass; the earlier stage still describes texture and structure (speckle,
-synthetic shading) and separates such images. The stages are combined without any
-out-of-domain data: each stage's distance is divided by its own validation 95 % quantile (so
-each counts alike) and the mean over stages is the combined distance. The choice of stages was
-made on selection data (bench/ood_layers.py, docs/benchmarks.md).
+resemble a class can pass; the earlier stages still describe texture and structure (speckle,
+synthetic shading) and separate such images. The stages are combined without any
+out-of-domain data: each stage's distance is divided by its own validation quantile (so each
+counts alike) and the mean over stages is the combined distance. Stages, combination, keep and
+per-framing thresholds were chosen on selection data (bench/ood_layers.py, docs/benchmarks.md):
+``layer4`` alone flagged 95 % of real fetal heads, ``layer2``-``layer4`` all of them.
 
 Fitting: class means and the shared covariance from the training split (images seen without
 augmentation); the covariance is shrunk (Ledoit-Wolf) because hundreds of features are estimated
 from a few thousand images. The thresholds come from the validation split only: the combined
-distance below which ``keep`` (95 %) of the in-domain validation images lie - one for images
+distance below which ``keep`` (99 %) of the in-domain validation images lie - one for images
 cropped to a DICOM ultrasound region and one for whole images, when the validation split has
 enough of each (region-cropped images are framed differently and lie a little further out;
 one threshold for both kept too few of them). Scores are reported relative to the image's
@@ -48,9 +49,13 @@ import torch
 from .errors import BundleError
 
 METHOD = "mahalanobis_shared_covariance"
-DEFAULT_KEEP = 0.95  # share of in-domain validation images the threshold keeps
+#: Share of in-domain validation images the threshold keeps. Not 0.95: a threshold at the 95 %
+#: quantile of 40 validation patients keeps about 95 % of unseen in-domain images on average,
+#: so one test set in two keeps fewer; with stages 2-4 the out-of-domain images lie far enough
+#: out that 0.99 costs nothing there (chosen on selection data, docs/benchmarks.md).
+DEFAULT_KEEP = 0.99
 #: The stages a new bundle's score uses (chosen on selection data; docs/benchmarks.md).
-DEFAULT_STAGES = ("layer3", "layer4")
+DEFAULT_STAGES = ("layer2", "layer3", "layer4")
 #: Validation images of a framing needed for a threshold of its own (else one threshold).
 MIN_IMAGES_PER_FRAMING = 100
 
@@ -126,7 +131,7 @@ class FeatureDomain:
         """The card's summary of the statistics (the tensors themselves are in the file)."""
         return {
             "stages": list(self.stage_names),
-            "combine": "mean of stage distances, each divided by its validation 95 % quantile",
+            "combine": "mean of stage distances, each divided by its validation quantile at keep",
             "stage_scales": {s: round(g.scale, 6) for s, g in self.stages.items()},
             "region_threshold": None
             if self.region_threshold is None

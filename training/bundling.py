@@ -29,6 +29,7 @@ from core.taxonomy import Taxonomy
 from training.data import ImageDataset, augment_params, data_summary, plane_targets, preprocess_spec
 from training.distributed import DistContext, barrier
 from training.engine import make_loader
+from training.feature_cache import STAGES, CachedRow, FeatureCache
 from training.run_files import RunPaths, args_to_dict
 from training.run_state import FitResult, RunState, TrainingData
 from training.scoring import (
@@ -240,35 +241,53 @@ def collect_outputs(
     args: argparse.Namespace,
     device: torch.device,
     desc: str,
+    cache: FeatureCache | None = None,
 ) -> NetworkOutputs:
     """Logits and pooled features (every stage of ``--domain-stages``) in fp32 without AMP, in
-    this one process, images prepared exactly as the app and cnsight-eval prepare them."""
-    single_process = DistContext()
-    dataset = ImageDataset(
-        refs, data.taxonomy.class_names, preprocess_spec(args), report_cropped=True
-    )
-    loader = make_loader(
-        dataset, args.batch_size, args.workers, single_process, args.seed, train=False
-    )
-    model.eval()
+    this one process, images prepared exactly as the app and cnsight-eval prepare them.
+
+    With a ``cache`` (training/feature_cache.py), images it holds are not run again (their
+    logits are ``fc`` of the cached ``layer4`` features) and new rows are added to it."""
+    stages = STAGES if cache is not None else domain_stages(args)
+    todo = [i for i, r in enumerate(refs) if cache is None or r.key not in cache.rows]
     rows: dict[int, tuple] = {}
-    with FeatureTap(model, HEATMAP_LAYER, domain_stages(args)) as tap:
-        for batch in tqdm(loader, desc=desc, disable=args.no_progress, leave=False):
-            if batch is None:
-                continue
-            images, _, indices, cropped = batch
-            logits = model(images.to(device)).float().cpu()
-            stages = {s: f.float().cpu() for s, f in tap.stage_features().items()}
-            for j, i in enumerate(indices.tolist()):
-                rows[i] = (logits[j], {s: f[j] for s, f in stages.items()}, bool(cropped[j]))
+    model.eval()
+    if todo:
+        dataset = ImageDataset(
+            [refs[i] for i in todo], data.taxonomy.class_names, preprocess_spec(args),
+            report_cropped=True,
+        )  # fmt: skip
+        loader = make_loader(dataset, args.batch_size, args.workers, DistContext(), args.seed, train=False)  # fmt: skip
+        with FeatureTap(model, HEATMAP_LAYER, stages) as tap:
+            for batch in tqdm(loader, desc=desc, disable=args.no_progress, leave=False):
+                if batch is None:
+                    continue
+                images, _, indices, cropped = batch
+                logits = model(images.to(device)).float().cpu()
+                pooled = {s: f.float().cpu() for s, f in tap.stage_features().items()}
+                for j, local in enumerate(indices.tolist()):
+                    i = todo[local]
+                    rows[i] = (logits[j], {s: f[j] for s, f in pooled.items()}, bool(cropped[j]))
+                    if cache is not None:
+                        row = CachedRow({s: f[j].numpy() for s, f in pooled.items()}, rows[i][2])
+                        cache.rows[refs[i].key] = row
+        if cache is not None:
+            cache.save()
+    head = getattr(model, "module", model).fc
+    for i, ref in enumerate(refs):
+        if i not in rows and cache is not None and ref.key in cache.rows:
+            row = cache.rows[ref.key]
+            feats = {s: torch.from_numpy(np.asarray(f, np.float32)) for s, f in row.stages.items()}
+            logits = head(feats[HEATMAP_LAYER].to(device)[None]).float().cpu()[0]
+            rows[i] = (logits, feats, row.cropped)
     order = sorted(rows)
     names = list(rows[order[0]][1]) if order else [HEATMAP_LAYER]
-    stages = {s: torch.stack([rows[i][1][s] for i in order]) for s in names} if order else {}
+    by_stage = {s: torch.stack([rows[i][1][s] for i in order]) for s in names} if order else {}
     return NetworkOutputs(
         refs=tuple(refs[i] for i in order),
         logits=torch.stack([rows[i][0] for i in order]),
-        pooled=stages.get(HEATMAP_LAYER, torch.zeros(0, 0)),
-        stages=stages,
+        pooled=by_stage.get(HEATMAP_LAYER, torch.zeros(0, 0)),
+        stages=by_stage,
         cropped=np.array([rows[i][2] for i in order], dtype=bool),
     )
 
@@ -284,6 +303,7 @@ def fit_domain(
     validation: NetworkOutputs,
     args: argparse.Namespace,
     device: torch.device,
+    cache: FeatureCache | None = None,
 ) -> tuple[FeatureDomain, dict]:
     """Domain statistics from (a seeded sample of) the training images, the thresholds from the
     validation images; and the card's ``domain`` section describing both."""
@@ -291,7 +311,7 @@ def fit_domain(
     train = list(data.train_refs)
     if len(train) > args.domain_fit_images:
         train = [train[i] for i in sorted(rng.choice(len(train), args.domain_fit_images, False))]
-    fit_on = collect_outputs(model, train, data, args, device, "domain statistics")
+    fit_on = collect_outputs(model, train, data, args, device, "domain statistics", cache)
     labels = image_truth(fit_on.refs, data.taxonomy.class_names)
     stages = domain_stages(args)
     domain, distances = fit_feature_domain(

@@ -9,7 +9,8 @@ the same split digest (otherwise this is not the data the bundle was trained on,
 written); then exactly what ``cnsight-train`` does at the end of a run: class means and shared
 covariance on (a seeded sample of) the training split, thresholds on the validation split
 (training/bundling.py). The weights file is copied byte for byte (its sha256 is unchanged), the
-card keeps everything else and records the refit under ``training.domain_refit``.
+card keeps everything else, records the refit under ``training.domain_refit`` and is sealed
+anew (a signed bundle comes out unsigned: sign it again with ``python -m core.bundle``).
 Exit status: 0 written, 2 refused (message on stderr).
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import shutil
 import sys
@@ -25,12 +27,13 @@ from pathlib import Path
 
 import torch
 
-from core.bundle import load_bundle, save_bundle
+from core.bundle import CARD_NAME, WEIGHTS_NAME, load_bundle, save_bundle, seal_bundle, sha256_file
 from core.errors import CNSightError
 from core.feature_domain import DEFAULT_STAGES
 from training.bundling import collect_outputs, fit_domain
 from training.data import data_summary, load_cohort, preprocess_spec, select_images
 from training.errors import TrainingError
+from training.feature_cache import FeatureCache
 from training.run_files import setup_logging
 from training.run_state import TrainingData
 from training.splits import make_split, patient_rows
@@ -50,6 +53,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                    choices=["layer1", "layer2", "layer3", "layer4"])  # fmt: skip
     p.add_argument("--domain-keep", type=float, default=None, help="default: as trained")
     p.add_argument("--domain-fit-images", type=int, default=None, help="default: as trained")
+    p.add_argument(
+        "--feature-cache", type=Path, default=None,
+        help="folder keeping every image's stage features under these weights: a refit with "
+        "other stages then needs no forward pass (training/feature_cache.py)",
+    )  # fmt: skip
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", default="cpu")
@@ -115,8 +123,11 @@ def refit(args: argparse.Namespace) -> Path:
     data = rebuilt_data(card, args, run_args)
     device = torch.device(args.device)
     model = bundle.model.to(device).eval()
-    validation = collect_outputs(model, data.val_refs, data, run_args, device, "validation")
-    domain, section = fit_domain(model, data, validation, run_args, device)
+    cache = None
+    if args.feature_cache is not None:
+        cache = FeatureCache.open(args.feature_cache, card.weights_sha256, card.preprocessing)
+    validation = collect_outputs(model, data.val_refs, data, run_args, device, "validation", cache)
+    domain, section = fit_domain(model, data, validation, run_args, device, cache)
     refit_note = {
         "command": " ".join(["python -m training.refit_domain", *(sys.argv[1:] or [])]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -129,12 +140,19 @@ def refit(args: argparse.Namespace) -> Path:
     half = card.weights_dtype == "float16"
     tmp = args.out.with_name(args.out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    written = save_bundle(model.to("cpu"), new_card, tmp, half=half, feature_domain=domain)
-    if written.weights_sha256 != card.weights_sha256:  # must be the very same weights
+    save_bundle(model.to("cpu"), new_card, tmp, half=half, feature_domain=domain)
+    # safetensors does not write its metadata in a fixed order, so re-serialised weights can
+    # differ in bytes though not in values: the original file is kept, byte for byte, and the
+    # card (which names its sha256) is re-sealed over it.
+    shutil.copyfile(args.model / WEIGHTS_NAME, tmp / WEIGHTS_NAME)
+    if sha256_file(tmp / WEIGHTS_NAME) != card.weights_sha256:
         shutil.rmtree(tmp)
-        raise TrainingError(
-            f"{args.model}: re-writing the weights changed their bytes; nothing written"
-        )
+        raise TrainingError(f"{args.model}: the weights file does not match its card")
+    card_path = tmp / CARD_NAME
+    written = json.loads(card_path.read_text(encoding="utf-8"))
+    written["weights_sha256"] = card.weights_sha256
+    card_path.write_text(json.dumps(written, indent=2) + "\n", encoding="utf-8")
+    seal_bundle(tmp)
     tmp.rename(args.out)
     load_bundle(args.out)  # the new bundle loads strictly, or this raises
     log.info(

@@ -126,7 +126,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--domain-keep",
         type=float,
         default=DEFAULT_KEEP,
-        help="out-of-distribution threshold: share of validation images it keeps (default 0.95)",
+        help=f"out-of-distribution threshold: share of validation images it keeps (default {DEFAULT_KEEP})",
     )
     g.add_argument(
         "--domain-fit-images",

@@ -23,7 +23,7 @@ def _gaussian(n, dim, shift=0.0, seed=0):
 def test_each_stage_is_scaled_by_its_validation_quantile_and_the_mean_is_thresholded():
     fit = {"layer3": _gaussian(400, 8, seed=1), "layer4": 10 * _gaussian(400, 16, seed=2)}
     val = {"layer3": _gaussian(200, 8, seed=3), "layer4": 10 * _gaussian(200, 16, seed=4)}
-    domain, distances = fit_feature_domain(fit, np.zeros(400, int), 2, val)
+    domain, distances = fit_feature_domain(fit, np.zeros(400, int), 2, val, keep=0.95)
     assert domain.stage_names == ("layer3", "layer4") and domain.region_threshold is None
     for s, g in domain.stages.items():  # each stage's 95 % validation quantile is its unit
         d = StageGaussians(g.class_means, g.whitener).distances(val[s])
@@ -44,8 +44,10 @@ def test_a_shift_only_the_earlier_stage_sees_is_flagged_by_the_combined_score():
     val = {"layer3": _gaussian(300, 8, seed=3), "layer4": _gaussian(300, 8, seed=4)}
     odd = {"layer3": _gaussian(100, 8, shift=3.0, seed=5), "layer4": _gaussian(100, 8, seed=6)}
     labels = np.zeros(500, int)
-    last_only, _ = fit_feature_domain(fit["layer4"], labels, 1, torch.from_numpy(val["layer4"]))
-    both, _ = fit_feature_domain(fit, labels, 1, val)
+    last_only, _ = fit_feature_domain(
+        fit["layer4"], labels, 1, torch.from_numpy(val["layer4"]), 0.95
+    )
+    both, _ = fit_feature_domain(fit, labels, 1, val, 0.95)
     assert np.mean(last_only.scores({"layer4": odd["layer4"]}) > 1) < 0.15
     assert np.mean(both.scores(odd) > 1) > 0.9
 
@@ -56,16 +58,16 @@ def test_region_cropped_images_get_their_own_threshold_when_validation_has_enoug
     whole, cropped = _gaussian(n, 8, seed=2), _gaussian(n, 8, shift=1.0, seed=3)
     val = {"layer4": np.concatenate([whole, cropped])}
     flags = np.r_[np.zeros(n, bool), np.ones(n, bool)]
-    domain, _ = fit_feature_domain(fit, np.zeros(600, int), 1, val, threshold_cropped=flags)
+    domain, _ = fit_feature_domain(fit, np.zeros(600, int), 1, val, 0.95, threshold_cropped=flags)
     assert domain.region_threshold > domain.threshold  # cropped images lie further out
     scores = domain.scores(val, flags)
     for part in (~flags, flags):  # each framing keeps 95 % of its own validation images
         assert np.mean(scores[part] <= 1.0) == pytest.approx(0.95, abs=0.011)
-    one, _ = fit_feature_domain(fit, np.zeros(600, int), 1, val)
+    one, _ = fit_feature_domain(fit, np.zeros(600, int), 1, val, 0.95)
     assert np.mean(one.scores(val)[flags] <= 1.0) < 0.93  # one threshold keeps too few of them
     few = flags.copy()
     few[n + 5 :] = False  # 5 cropped images are too few for a threshold of their own
-    assert fit_feature_domain(fit, np.zeros(600, int), 1, val, threshold_cropped=few)[0].region_threshold is None  # fmt: skip
+    assert fit_feature_domain(fit, np.zeros(600, int), 1, val, 0.95, few)[0].region_threshold is None  # fmt: skip
 
 
 def test_stored_tensors_round_trip_and_the_layout_before_stages_still_loads():

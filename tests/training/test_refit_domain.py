@@ -42,7 +42,7 @@ def test_refit_reproduces_training_and_changes_only_the_domain(tiny_run, tiny_ma
         "temperature": before.card.temperature,
         "aggregation": before.card.aggregation,
     }
-    # The threshold again keeps 95 % of the validation images, now with layer4 only.
+    # The threshold again keeps its share of the validation images, now with layer4 only.
     val = discover([tiny_run / "splits" / "val.csv"])
     with Predictor(load_bundle(other), device="cpu") as p:
         scores = np.array([r.ood_score for r in p.predict([read_image(i) for i in val.images])])
@@ -62,3 +62,26 @@ def test_refit_into_an_existing_folder_is_refused(tiny_run, tiny_manifest, tmp_p
     out.mkdir()
     assert main(_args(tiny_run / "bundle", tiny_manifest, out)) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_a_feature_cache_gives_the_same_statistics_without_another_forward_pass(
+    tiny_run, tiny_manifest, tmp_path, monkeypatch
+):
+    cache = tmp_path / "cache"
+    first, second, plain = tmp_path / "first", tmp_path / "second", tmp_path / "plain"
+    args = ("--domain-stages", "layer2", "layer4")
+    assert main(_args(tiny_run / "bundle", tiny_manifest, first, *args, "--feature-cache", str(cache))) == 0  # fmt: skip
+    assert len(list(cache.glob("*.npz"))) == 1
+    assert main(_args(tiny_run / "bundle", tiny_manifest, plain, *args)) == 0
+
+    import training.data
+
+    def no_reading(ref):
+        raise AssertionError(f"{ref.key} was read again although it is cached")
+
+    monkeypatch.setattr(training.data, "read_image", no_reading)
+    assert main(_args(tiny_run / "bundle", tiny_manifest, second, *args, "--feature-cache", str(cache))) == 0  # fmt: skip
+    cards = [json.loads((d / "model_card.json").read_text())["domain"] for d in (first, second, plain)]  # fmt: skip
+    for card in cards[1:]:
+        assert np.isclose(card["threshold"], cards[0]["threshold"], rtol=1e-5)
+        assert card["stage_scales"].keys() == cards[0]["stage_scales"].keys()
