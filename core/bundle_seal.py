@@ -8,7 +8,7 @@ The seal lives in the card's own ``seal`` block::
       "format": "cnsight-bundle-seal-v1",
       "covers": ["model_card.json", "model.safetensors", "domain.safetensors"],
       "sha256": "<hex sha256 of the sealed message>",
-      "signature": {"algorithm": "ed25519", "key_id": "<16 hex>", "public_key": "<base64>",
+      "signature": {"algorithm": "ed25519", "key_id": "<32 hex>", "public_key": "<base64>",
                     "value": "<base64>"}          (only in signed bundles)
     }
 
@@ -200,8 +200,9 @@ def _raw_public(public_key) -> bytes:
 
 
 def key_id(public_key) -> str:
-    """16 hex digits of sha256 over the raw 32-byte public key: how cards and logs name a key."""
-    return hashlib.sha256(_raw_public(public_key)).hexdigest()[:16]
+    """32 hex digits (128 bits) of sha256 over the raw 32-byte public key: how cards, protocols
+    and the trusted-key check name a key (a second key with the same id would take 2^128 tries)."""
+    return hashlib.sha256(_raw_public(public_key)).hexdigest()[:32]
 
 
 def generate_signing_key(private_path: Path, public_path: Path) -> str:
