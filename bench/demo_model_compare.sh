@@ -28,7 +28,7 @@ for fmt in png dicom; do
 done
 [ -f "$WORK/ood/manifest.csv" ] || "$PY" bench/ood_inputs.py "$WORK/ood"
 OOD=("$WORK/ood/manifest.csv")
-[ -d "$FBAU" ] && OOD+=("$FBAU")
+[ -e "$FBAU" ] && OOD+=("$FBAU")  # a folder or a manifest
 
 for model in new old; do
   bundle=$NEW; [ "$model" = old ] && bundle=$OLD
