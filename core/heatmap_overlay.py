@@ -77,17 +77,29 @@ def place_cam(
     return full, (cx0, cy0)
 
 
+#: The heatmap is transparent where the map is below this fraction of its maximum and fully
+#: drawn from HEATMAP_OPAQUE_FROM up: the low end of the colour map (blue) then never tints
+#: the whole image, and what shows is where the model looked. One definition for the app's
+#: viewer, its PDF report and the CLI's overlays.
+HEATMAP_TRANSPARENT_BELOW = 0.2
+HEATMAP_OPAQUE_FROM = 0.5
+
+
+def heatmap_alpha(values: np.ndarray) -> np.ndarray:
+    """0..1 coverage of a [0, 1] map: 0 below the transparent end, a linear ramp, then 1."""
+    span = HEATMAP_OPAQUE_FROM - HEATMAP_TRANSPARENT_BELOW
+    return np.clip((values - HEATMAP_TRANSPARENT_BELOW) / span, 0.0, 1.0)
+
+
 def render_overlay(
     pixels: np.ndarray,
     cam: np.ndarray,
     box: Box,
     opacity: float = DEFAULT_OPACITY,
     colormap: int = HEATMAP_COLORMAP,
-    threshold: float = 0.0,
 ) -> np.ndarray:
-    """Blend a [0, 1] map over H x W x 3 uint8 pixels inside ``box`` (where the model looked).
-
-    Values below ``threshold`` are left transparent so low activations do not tint the image.
+    """Blend a [0, 1] map over H x W x 3 uint8 pixels inside ``box`` (where the model looked),
+    with the transparent low end of ``heatmap_alpha`` so low activations do not tint the image.
     """
     out = pixels.copy()
     placed = place_cam(cam, box, pixels.shape[:2])
@@ -95,10 +107,11 @@ def render_overlay(
         return out
     full, (cx0, cy0) = placed
     cy1, cx1 = cy0 + full.shape[0], cx0 + full.shape[1]
-    colour = colour_map(full, colormap)
-    alpha = (opacity * (full >= threshold))[..., None].astype(np.float32)
+    colour = colour_map(full, colormap).astype(np.float32)
+    alpha = (opacity * heatmap_alpha(full))[..., None].astype(np.float32)
     region = out[cy0:cy1, cx0:cx1].astype(np.float32)
-    out[cy0:cy1, cx0:cx1] = np.uint8(np.clip(region * (1 - alpha) + colour * alpha, 0, 255))
+    blended = region * (1 - alpha) + colour * alpha
+    out[cy0:cy1, cx0:cx1] = np.uint8(np.clip(np.rint(blended), 0, 255))
     return out
 
 

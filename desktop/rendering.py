@@ -14,7 +14,15 @@ from PySide6.QtGui import QImage
 
 from core.deidentify import HEADER_BAND_FRACTION, REGION_TOP_MARGIN_FRACTION  # noqa: F401
 from core.deidentify import mask_burned_in_text as deidentify_pixels  # noqa: F401 (one mask)
-from core.heatmap_overlay import colormap_legend, colour_map, place_cam
+from core.heatmap_overlay import (  # noqa: F401 (the ramp's constants, re-exported)
+    HEATMAP_OPAQUE_FROM,
+    HEATMAP_TRANSPARENT_BELOW,
+    colormap_legend,
+    colour_map,
+    heatmap_alpha,
+    place_cam,
+    render_overlay,
+)
 from core.records import Box
 
 
@@ -35,19 +43,6 @@ def apply_brightness_contrast(
     return cv2.LUT(pixels, brightness_contrast_lut(brightness, contrast_percent, invert))
 
 
-#: The heatmap is transparent where the map is below this fraction of its maximum and fully
-#: drawn from HEATMAP_OPAQUE_FROM up: the low end of the colour map (blue) then never tints
-#: the whole image, and what shows is where the model looked.
-HEATMAP_TRANSPARENT_BELOW = 0.2
-HEATMAP_OPAQUE_FROM = 0.5
-
-
-def heatmap_alpha(values: np.ndarray) -> np.ndarray:
-    """0..1 coverage of a [0, 1] map: 0 below the transparent end, a linear ramp, then 1."""
-    span = HEATMAP_OPAQUE_FROM - HEATMAP_TRANSPARENT_BELOW
-    return np.clip((values - HEATMAP_TRANSPARENT_BELOW) / span, 0.0, 1.0)
-
-
 def heatmap_layer(
     cam: np.ndarray, box: Box, image_shape: tuple[int, int]
 ) -> tuple[np.ndarray, tuple[int, int]] | None:
@@ -64,18 +59,9 @@ def heatmap_layer(
 
 
 def blend_heatmap(pixels: np.ndarray, cam: np.ndarray, box: Box, opacity: float) -> np.ndarray:
-    """The heatmap over H x W x 3 uint8 pixels as the viewer shows it (for the PDF report)."""
-    out = pixels.copy()
-    layer = heatmap_layer(cam, box, pixels.shape[:2])
-    if layer is None:
-        return out
-    rgba, (x, y) = layer
-    h, w = rgba.shape[:2]
-    alpha = opacity * rgba[..., 3:4].astype(np.float32) / 255.0
-    region = out[y : y + h, x : x + w].astype(np.float32)
-    blended = region * (1 - alpha) + rgba[..., :3].astype(np.float32) * alpha
-    out[y : y + h, x : x + w] = np.uint8(np.clip(np.rint(blended), 0, 255))
-    return out
+    """The heatmap over H x W x 3 uint8 pixels as the viewer shows it (for the PDF report):
+    ``core.heatmap_overlay.render_overlay``, the one blend the CLI's overlays use too."""
+    return render_overlay(pixels, cam, box, opacity=opacity)
 
 
 def legend_pixels(width: int = 160, height: int = 10) -> np.ndarray:
