@@ -14,22 +14,13 @@ from __future__ import annotations
 
 from core.aggregation import PatientPrediction
 from core.domain import REASONS, DomainCheck
+from core.probability_text import percent  # one definition, also for the CLI
 from core.taxonomy import display_name
 
 from . import theme
 
 NOT_ASSESSABLE_TEXT = "Not assessable"
 OUTSIDE_DOMAIN = "outside what this model was validated for"
-
-
-def percent(p: float, digits: int = 1) -> str:
-    """A probability as a percentage, never 100 % or 0 % (the model's figures are estimates)."""
-    top, bottom = 1 - 10 ** -(digits + 2), 10 ** -(digits + 2)
-    if p >= top:
-        return f"> {100 * top:.{digits}f}%"
-    if p <= bottom:
-        return f"< {100 * bottom:.{digits}f}%"
-    return f"{100 * p:.{digits}f}%"
 
 
 def short_name(class_name: str) -> str:

@@ -12,6 +12,7 @@ import numpy as np
 from .. import RESEARCH_USE_ONLY
 from ..heatmap_overlay import colormap_legend, render_overlay
 from ..predictor import ImagePrediction
+from ..probability_text import percent
 from ..records import LoadedImage
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -34,7 +35,7 @@ def overlay_panel(
     bar_h = 44
     caption = np.zeros((bar_h, body.shape[1], 3), np.uint8)
     top = class_names[pred.pred_index]
-    text = f"heatmap: {class_names[class_index]} ({pred.probs[class_index]:.3f})   predicted: {top} ({pred.probs[pred.pred_index]:.3f})"
+    text = f"heatmap: {class_names[class_index]} ({percent(pred.probs[class_index])})   predicted: {top} ({percent(pred.probs[pred.pred_index])})"
     cv2.putText(
         caption, text, (6, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA
     )
