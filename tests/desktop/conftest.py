@@ -74,3 +74,18 @@ def opened_phantom_window(qtbot, main_window, phantom_study, tiny_bundle, tmp_pa
         main_window.open_paths([study])
     qtbot.waitUntil(lambda: main_window.vm.current_image is not None, timeout=120_000)
     return main_window, study
+
+
+@pytest.fixture
+def session_parts(qtbot):
+    """The analysis pipeline without widgets: (view-model, model service, pipeline)."""
+    from desktop.background import OpRunner
+    from desktop.model_worker import ModelService
+    from desktop.pipeline import AnalysisPipeline
+    from desktop.viewmodels.cohort import CohortViewModel
+
+    vm, runner = CohortViewModel(), OpRunner()
+    service = ModelService()
+    session = AnalysisPipeline(vm, service, runner)
+    yield vm, service, session
+    session.shutdown()

@@ -16,15 +16,6 @@ from desktop.viewmodels.groups import patient_key
 WAIT_MS = 60_000
 
 
-@pytest.fixture
-def session_parts(qtbot):
-    vm, runner = CohortViewModel(), OpRunner()
-    service = ModelService()
-    session = AnalysisPipeline(vm, service, runner)
-    yield vm, service, session
-    session.shutdown()
-
-
 def test_study_is_loaded_and_every_patient_predicted(qtbot, session_parts, png_study, tiny_bundle):
     vm, service, session = session_parts
     with qtbot.waitSignal(session.model_changed, timeout=WAIT_MS):

@@ -6,22 +6,16 @@ from __future__ import annotations
 import pytest
 
 import core.predictor
-from desktop.background import OpRunner
-from desktop.model_worker import ModelService
-from desktop.pipeline import AnalysisPipeline
-from desktop.viewmodels.cohort import CohortViewModel, PatientStatus
+from desktop.viewmodels.cohort import PatientStatus
 from desktop.viewmodels.groups import patient_key
 
 WAIT_MS = 60_000
 
 
 @pytest.fixture
-def parts(qtbot):
-    vm, runner = CohortViewModel(), OpRunner()
-    service = ModelService()
-    pipeline = AnalysisPipeline(vm, service, runner)
-    yield vm, pipeline
-    pipeline.shutdown()
+def parts(session_parts):
+    vm, _, pipeline = session_parts
+    return vm, pipeline
 
 
 def test_one_failing_image_costs_only_itself(qtbot, parts, png_study, tiny_bundle, monkeypatch):
