@@ -90,10 +90,9 @@ class Predictor:
         probs = torch.softmax(logits.float() / self.bundle.card.temperature, dim=1).cpu().numpy()
         finite = np.isfinite(probs).all(axis=1)
         cams = np.nan_to_num(cams_from_features(self._tap.output, self._fc_weight), nan=0.0)
-        pooled = self._tap.pooled()
-        scores = self._ood_scores(
-            self._tap.stage_features(), [im.region is not None for im in images]
-        )
+        features = self._tap.stage_features()  # every tapped stage, pooled once
+        pooled = features[self._tap.layer]
+        scores = self._ood_scores(features, [im.region is not None for im in images])
         self._tap.clear()
         planes = self._planes(pooled)
         results = []
