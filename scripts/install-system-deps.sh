@@ -3,7 +3,10 @@
 # Debian/Ubuntu (a container, a debootstrap --variant=minbase system) lacks: Python's venv
 # module (Debian ships it apart, as python3.X-venv), make and certificates for pip, Qt's system
 # libraries (on a display and offscreen), a font (Qt draws no text without one), Xvfb for the
-# real window headless, and dpkg-deb's compressor plus desktop-file-validate for `make package`.
+# real window headless, dpkg-deb's compressor plus desktop-file-validate for `make package`, a PACS
+# server the tests start on loopback (Orthanc + its DICOMweb plugin; the package's own service is
+# not used: docs/pacs.md), dciodvfy / dcmtk to validate and dump what we send, and Tesseract OCR
+# for burned-in text.
 # Skips apt when everything is present. PYTHON (default python3) is the interpreter the venv
 # will be made from. Tested in a fresh debootstrap chroot (docs/packaging.md).
 set -euo pipefail
@@ -14,7 +17,9 @@ PKGS=(make ca-certificates
       libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libx11-xcb1
       libglib2.0-0 fonts-dejavu-core
       xvfb xauth
-      xz-utils desktop-file-utils)
+      xz-utils desktop-file-utils
+      orthanc orthanc-dicomweb dicom3tools dcmtk
+      tesseract-ocr tesseract-ocr-eng)
 # Python: the interpreter itself when missing, and its venv package when `-m venv` cannot work.
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
   PKGS+=(python3 python3-venv)
