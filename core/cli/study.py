@@ -68,6 +68,21 @@ def get_args_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--washout-days", type=float, default=28.0, help="between the two blocks (default 28)"
     )
+    c.add_argument(
+        "--design",
+        default="crossover",
+        choices=["crossover", "sequential"],
+        help="crossover: unaided and aided blocks apart by the washout (default); sequential "
+        "(second read): every case read unaided, then with the AI output, in one sitting",
+    )
+    c.add_argument(
+        "--practice",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N of the patients become practice cases read first, with the truth shown after "
+        "each decision (their truth is in protocol.json; never analysed). Default 0",
+    )
     c.add_argument("--seed", type=int, default=0, help="seed of the reading orders")
     c.add_argument("--title", default="")
     c.add_argument("--classes", default=None, help="class names (default: the model's)")
@@ -169,6 +184,7 @@ def run_create(args: argparse.Namespace) -> int:
     protocol = create_protocol(
         study.patients, data, args.readers.split(","), names, model,
         seed=args.seed, washout_days=args.washout_days, title=args.title, data_dir=data_dir,
+        design=args.design, practice=args.practice,
     )  # fmt: skip
     burned = burned_in_patients(study.patients)
     if burned:
@@ -181,8 +197,9 @@ def run_create(args: argparse.Namespace) -> int:
         )  # fmt: skip
     path = save_protocol(protocol, args.study, args.coordinator)
     log.info(
-        "study %s: %d cases, readers %s, washout %g days -> %s",
-        protocol.study_id, len(protocol.cases), ", ".join(protocol.readers), protocol.washout_days, path,
+        "study %s (%s): %d cases + %d practice, readers %s, washout %g days -> %s",
+        protocol.study_id, protocol.design, len(protocol.cases), len(protocol.practice_cases),
+        ", ".join(protocol.readers), protocol.washout_days, path,
     )  # fmt: skip
     log.info("readers start with: cnsight --study %s --reader %s", args.study, protocol.readers[0])
     log.info(
@@ -240,9 +257,29 @@ def run_status(args: argparse.Namespace, verify_only: bool = False, witness: boo
     if witness:
         print(f"witnessed {sum(s.started for s in statuses)} log head(s)")
     if not verify_only:
-        for s in statuses:
-            print(f"{s.reader}: {len(s.decisions)}/{s.planned} decisions")
+        _print_progress(args.study, statuses)
     return 0
+
+
+def _print_progress(study: Path, statuses) -> None:
+    """Decisions per reader, and where a reader waits for the washout, when it ends."""
+    import datetime as dt
+
+    from core.readerstudy.protocol import load_protocol
+    from core.readerstudy.session import WashoutPending, next_read
+
+    protocol = load_protocol(study)[0]
+    now = dt.datetime.now(dt.UTC)
+    for s in statuses:
+        done = {
+            (e.payload["treatment"], e.payload["case_id"]): e.payload | {"ts": e.ts}
+            for e in s.decisions
+        }
+        state = next_read(protocol, s.reader, done, now)
+        line = f"{s.reader}: {len(s.decisions)}/{s.planned} decisions"
+        if isinstance(state, WashoutPending):
+            line += f", washout ends {state.available_at:%Y-%m-%d %H:%M} UTC ({state.treatment} block next)"
+        print(line)
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -19,6 +19,10 @@ from pathlib import Path
 from core.errors import ReaderStudyError
 from core.readerstudy.log import GENESIS, Event, StoredLog, check_chain, check_macs, read_stored
 from core.readerstudy.protocol import (
+    AIDED,
+    CROSSOVER,
+    FINAL,
+    Block,
     CoordinatorView,
     Protocol,
     load_coordinator,
@@ -39,6 +43,40 @@ _DECISION_FIELDS = {
     "rating": float,
     "seconds": float,
 }
+#: Schema 3 adds which read of the case this is, the AI output an aided read showed (what the
+#: automation-bias analysis compares with), and whether a final read changed the first one.
+_READ_FIELD = {"read": str}
+_AI_FIELDS = {"ai_class": str, "ai_rating": float}
+_CHANGED_FIELD = {"changed_after_ai": bool}
+
+
+def decision_fields(protocol: Protocol, treatment: str, read: str) -> dict[str, type]:
+    """The fields a decision of this treatment and read carries, by protocol schema."""
+    fields = dict(_DECISION_FIELDS)
+    if protocol.schema >= 3:
+        fields |= _READ_FIELD
+        if treatment == AIDED:
+            fields |= _AI_FIELDS
+        if read == FINAL:
+            fields |= _CHANGED_FIELD
+    return fields
+
+
+def washout_opens(
+    protocol: Protocol, plan: tuple[Block, ...], block: int, block_ends: dict
+) -> _dt.datetime | None:
+    """When block ``block`` of a plan may begin: the previous block's last decision plus the
+    washout, between two study blocks of a crossover; None when no washout applies (the first
+    block, after a practice block, a sequential study) or the previous block is not done."""
+    if (
+        protocol.design != CROSSOVER
+        or block == 0
+        or plan[block].practice
+        or plan[block - 1].practice
+    ):
+        return None
+    end = block_ends.get(block - 1)
+    return None if end is None else end + _dt.timedelta(days=protocol.washout_days)
 
 
 @dataclass(frozen=True)
@@ -76,18 +114,19 @@ def _payload(row) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _decision_problem(protocol: Protocol, p: dict) -> str:
+def _decision_problem(protocol: Protocol, p: dict, expected: dict[str, type]) -> str:
     """What is wrong with one decision's payload alone ("" when nothing)."""
-    if set(p) != set(_DECISION_FIELDS):
-        missing, extra = set(_DECISION_FIELDS) - set(p), set(p) - set(_DECISION_FIELDS)
+    if set(p) != set(expected):
+        missing, extra = set(expected) - set(p), set(p) - set(expected)
         return f"fields missing {sorted(missing)} / unexpected {sorted(extra)}"
-    for name, kind in _DECISION_FIELDS.items():
+    for name, kind in expected.items():
         value = p[name]
-        ok = (
-            isinstance(value, int | float) and not isinstance(value, bool)
-            if kind is float
-            else isinstance(value, kind) and not isinstance(value, bool)
-        )
+        if kind is bool:
+            ok = isinstance(value, bool)
+        elif kind is float:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, kind) and not isinstance(value, bool)
         if not ok:
             return f"{name} {value!r} is not a {kind.__name__}"
     if p["treatment"] not in protocol.treatments:
@@ -98,16 +137,21 @@ def _decision_problem(protocol: Protocol, p: dict) -> str:
         return f"rating {p['rating']!r} is outside 0..100"
     if not (math.isfinite(p["seconds"]) and p["seconds"] >= 0):
         return f"reading time {p['seconds']!r} s is not a duration"
+    if "ai_class" in p and p["ai_class"] not in protocol.class_names:
+        return f"AI class {p['ai_class']!r} is not one of the study's classes"
+    if "ai_rating" in p and not (math.isfinite(p["ai_rating"]) and 0.0 <= p["ai_rating"] <= 100.0):
+        return f"AI rating {p['ai_rating']!r} is outside 0..100"
     return ""
 
 
 def check_events(protocol: Protocol, reader: str, anchor: str, rows) -> tuple[str, list[Event]]:
     """Every event against the protocol; returns (first problem or "", the decisions)."""
     plan = protocol.plan(reader)
-    expected = [(i, b.treatment, c) for i, b in enumerate(plan) for c in b.case_ids]
-    case_ids = {c for _, _, c in expected}
+    expected = protocol.reads(reader)
+    case_ids = {r.case_id for r in expected}
     decisions: list[Event] = []
     block_ends: dict[int, _dt.datetime] = {}
+    first_reads: dict[str, dict] = {}  # case -> its first (unaided) read, sequential design
     for n, row in enumerate(rows):
         seq, ts, who, kind = row[0], row[1], row[2], row[3]
         where = f"event {seq} ({kind}, {ts})"
@@ -131,25 +175,32 @@ def check_events(protocol: Protocol, reader: str, anchor: str, rows) -> tuple[st
             return f"{where}: names a case or treatment not in the reader's plan", decisions  # fmt: skip
         if kind != DECISION:
             continue
-        problem = _decision_problem(protocol, p)
-        if problem:
-            return f"{where}: {problem}", decisions
         k = len(decisions)
         if k >= len(expected):
             return f"{where}: more decisions than the reader's plan holds", decisions
-        block, treatment, case_id = expected[k]
+        planned = expected[k]
+        block, treatment, case_id = planned.block, planned.treatment, planned.case_id
+        problem = _decision_problem(protocol, p, decision_fields(protocol, treatment, planned.read))
+        if problem:
+            return f"{where}: {problem}", decisions
         got = (p["block"], p["treatment"], p["case_id"])
-        if got != (block, treatment, case_id):
+        if got != (block, treatment, case_id) or p.get("read", planned.read) != planned.read:
             return (
                 f"{where}: decision {k + 1} is {got[2]} ({got[1]}, block {got[0] + 1}); the "
                 f"reading order says {case_id} ({treatment}, block {block + 1})"
             ), decisions
-        if block > 0 and block not in block_ends and block - 1 in block_ends:
-            opens = block_ends[block - 1] + _dt.timedelta(days=protocol.washout_days)
-            if when < opens:
-                return (
-                    f"{where}: the {treatment} block began before the washout ended ({opens:%Y-%m-%d %H:%M} UTC)"
-                ), decisions  # fmt: skip
+        if planned.read == FINAL:
+            first = first_reads[case_id]
+            changed = (first["class_call"], first["rating"]) != (p["class_call"], p["rating"])
+            if p["changed_after_ai"] != changed:
+                return f"{where}: changed_after_ai {p['changed_after_ai']} contradicts the first read", decisions  # fmt: skip
+        else:
+            first_reads[case_id] = p
+        opens = washout_opens(protocol, plan, block, block_ends)
+        if block not in block_ends and opens is not None and when < opens:
+            return (
+                f"{where}: the {treatment} block began before the washout ended ({opens:%Y-%m-%d %H:%M} UTC)"
+            ), decisions  # fmt: skip
         block_ends[block] = when
         decisions.append(Event(seq, ts, who, kind, p, row[5], row[6]))
     return "", decisions
@@ -176,7 +227,7 @@ def _verify_reader(
     view: CoordinatorView, study_dir: Path, reader: str, heads: list[tuple[int, str]]
 ) -> ReaderLogStatus:
     protocol = view.protocol
-    planned = sum(len(b.case_ids) for b in protocol.plan(reader))
+    planned = len(protocol.reads(reader))
     path = log_path(study_dir, reader)
 
     def failed(problem: str, events=0, head="") -> ReaderLogStatus:

@@ -1,5 +1,6 @@
 """Decisions of every reader -> long-format reads (``reader,treatment,case,truth,rating`` and
-more), the input of ``cnsight-study analyze`` and of MRMCaov / RJafroc / iMRMC."""
+more), the input of ``cnsight-study analyze`` and of MRMCaov (``core.mrmc.formats`` writes the
+iMRMC and RJafroc files from them). Practice cases are never exported."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ COLUMNS = (
     "truth_class",
     "seconds",
     "decided_at",
+    "design",
+    "read",
+    "changed_after_ai",
+    "ai_class",
+    "ai_rating",
 )
 
 
@@ -46,6 +52,8 @@ def reads_rows(
     rows = []
     for status in statuses:
         for e in status.decisions:
+            if protocol.is_practice(e.payload["case_id"]):
+                continue  # practice: the reader saw the truth; never analysed
             case = protocol.case(e.payload["case_id"])
             rows.append(
                 {
@@ -58,9 +66,18 @@ def reads_rows(
                     "truth_class": case.truth,
                     "seconds": e.payload["seconds"],
                     "decided_at": e.ts,
+                    "design": protocol.design,
+                    "read": e.payload.get("read", "single"),
+                    "changed_after_ai": _flag(e.payload.get("changed_after_ai")),
+                    "ai_class": e.payload.get("ai_class", ""),
+                    "ai_rating": e.payload.get("ai_rating", ""),
                 }
             )
     return rows, statuses
+
+
+def _flag(value: bool | None) -> str:
+    return "" if value is None else str(int(value))
 
 
 def export_reads(

@@ -15,6 +15,20 @@ hold):
   holds reader R's first log key until R's first session consumes it.
 
 Schema-1 studies (one protocol.json with everything) still open; their logs are not keyed.
+
+Two designs (schema 3; older protocols are crossover studies):
+
+- ``crossover``: every reader reads every case unaided and aided, in two blocks apart by the
+  washout, half the readers aided first;
+- ``sequential`` (second read): one block; for every case the reader commits an unaided
+  decision (``first`` read), then the AI output appears and the reader commits the ``final``
+  decision for the same case. No washout.
+
+Either may start with a practice block: extra cases (``practice_cases``, ids ``P01``...) whose
+truth *is* in protocol.json - the reading window shows it as feedback after each practice
+decision. They are never study cases, so the truth of a study case still never reaches a
+reader's workstation; practice decisions are logged like the others and left out of every
+export and analysis.
 """
 
 from __future__ import annotations
@@ -39,11 +53,18 @@ PROTOCOL_NAME = "protocol.json"
 TRUTH_NAME = "truth.json"
 KEY_NAME = "study.key"
 TOKEN_SUFFIX = ".token"
-SCHEMA = 2  # 2: the coordinator's part (truth, patient ids, paths, key) kept apart
-READABLE_SCHEMAS = (1, 2)
+#: 2: the coordinator's part (truth, patient ids, paths, key) kept apart; 3: designs (crossover,
+#: sequential), practice cases, and the AI output the reader saw logged with each aided decision.
+SCHEMA = 3
+READABLE_SCHEMAS = (1, 2, 3)
 MAX_PROTOCOL_BYTES = 64 << 20
 UNAIDED, AIDED = "unaided", "aided"
 TREATMENTS = (UNAIDED, AIDED)
+CROSSOVER, SEQUENTIAL = "crossover", "sequential"
+DESIGNS = (CROSSOVER, SEQUENTIAL)
+#: The reads of one case in one block: a crossover block reads each case once (``single``); a
+#: sequential block twice, unaided (``first``) then aided (``final``).
+SINGLE, FIRST, FINAL = "single", "first", "final"
 _READER_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
@@ -60,10 +81,37 @@ class CaseSpec:
 
 @dataclass(frozen=True)
 class Block:
-    """One treatment's cases for one reader, in reading order."""
+    """One treatment's cases for one reader, in reading order. In a sequential study the
+    treatment is ``sequential``: each case is read unaided, then aided."""
 
     treatment: str
     case_ids: tuple[str, ...]
+    practice: bool = False  # practice cases: feedback with the truth, never analysed
+
+
+@dataclass(frozen=True)
+class PlannedRead:
+    """One decision the reader's plan asks for, in plan order."""
+
+    block: int  # index into the reader's plan
+    treatment: str  # unaided or aided: what the reader sees
+    case_id: str
+    read: str  # single, first or final
+    practice: bool
+
+
+def planned_reads(blocks: Sequence[Block]) -> list[PlannedRead]:
+    """Every decision of a plan, in order: a sequential block asks for the unaided (first) and
+    then the aided (final) decision of each case before the next case."""
+    reads = []
+    for i, b in enumerate(blocks):
+        for c in b.case_ids:
+            if b.treatment == SEQUENTIAL:
+                reads.append(PlannedRead(i, UNAIDED, c, FIRST, b.practice))
+                reads.append(PlannedRead(i, AIDED, c, FINAL, b.practice))
+            else:
+                reads.append(PlannedRead(i, b.treatment, c, SINGLE, b.practice))
+    return reads
 
 
 @dataclass(frozen=True)
@@ -83,8 +131,12 @@ class Protocol:
     model: dict | None  # {"path", "seal_sha256", "weights_sha256", "name"} for aided reads
     rating: str = "confidence that the case is abnormal, 0 (surely normal) to 100 (surely abnormal)"
     #: 1: image keys are the absolute keys found at creation and truth is inside; 2: image keys
-    #: are relative to the data folder, truth and patient ids are in the coordinator's folder.
+    #: are relative to the data folder, truth and patient ids are in the coordinator's folder;
+    #: 3: designs and practice cases.
     schema: int = SCHEMA
+    design: str = CROSSOVER
+    #: Practice cases, with their truth (shown to the reader as feedback; never analysed).
+    practice_cases: tuple[CaseSpec, ...] = ()
 
     @property
     def keyed(self) -> bool:
@@ -96,10 +148,16 @@ class Protocol:
         return all(c.truth for c in self.cases)
 
     def case(self, case_id: str) -> CaseSpec:
-        for c in self.cases:
+        for c in self.cases + self.practice_cases:
             if c.case_id == case_id:
                 return c
         raise ReaderStudyError(f"case {case_id!r} is not in this study")
+
+    def is_practice(self, case_id: str) -> bool:
+        return any(c.case_id == case_id for c in self.practice_cases)
+
+    def reads(self, reader: str) -> list[PlannedRead]:
+        return planned_reads(self.plan(reader))
 
     def plan(self, reader: str) -> tuple[Block, ...]:
         if reader not in self.plans:
@@ -146,10 +204,24 @@ class Protocol:
                 for c in self.cases
             ],
             "plans": {
-                r: [{"treatment": b.treatment, "cases": list(b.case_ids)} for b in blocks]
+                r: [
+                    {"treatment": b.treatment, "cases": list(b.case_ids)}
+                    | ({"practice": True} if b.practice else {})
+                    for b in blocks
+                ]
                 for r, blocks in self.plans.items()
             },
-        }
+        } | (
+            {
+                "design": self.design,
+                "practice_cases": [
+                    {"case_id": c.case_id, "truth": c.truth, "images": list(c.image_keys)}
+                    for c in self.practice_cases
+                ],
+            }
+            if self.schema >= 3
+            else {}
+        )
 
     @classmethod
     def from_dict(cls, d: dict, source: str = PROTOCOL_NAME) -> Protocol:
@@ -169,16 +241,24 @@ class Protocol:
             )  # fmt: skip
             plans = {
                 str(r): tuple(
-                    Block(str(b["treatment"]), tuple(map(str, b["cases"]))) for b in blocks
+                    Block(
+                        str(b["treatment"]), tuple(map(str, b["cases"])), b.get("practice") is True
+                    )
+                    for b in blocks
                 )
                 for r, blocks in d["plans"].items()
             }
+            practice = tuple(
+                CaseSpec(str(c["case_id"]), "", str(c["truth"]), tuple(map(str, c["images"])))
+                for c in (d.get("practice_cases", []) if schema >= 3 else [])
+            )
             protocol = cls(
                 study_id=str(d["study_id"]), title=str(d.get("title", "")), created=str(d["created"]), data=str(d["data"]),
                 class_names=tuple(map(str, d["class_names"])), normal_class=str(d["normal_class"]),
                 readers=tuple(map(str, d["readers"])), treatments=tuple(map(str, d["treatments"])), cases=cases,
                 plans=plans, washout_days=float(d["washout_days"]), seed=int(d["seed"]), model=d.get("model"),
                 rating=str(d.get("rating", cls.rating)), schema=schema,
+                design=str(d["design"]) if schema >= 3 else CROSSOVER, practice_cases=practice,
             )  # fmt: skip
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ReaderStudyError(f"{source}: not a valid protocol ({e!r})") from None
@@ -192,8 +272,15 @@ class Protocol:
             raise ReaderStudyError(f"{source}: not a valid protocol ({reason})")
 
         ids = [c.case_id for c in self.cases]
-        if len(set(ids)) != len(ids):
+        practice_ids = {c.case_id for c in self.practice_cases}
+        if len(set(ids)) != len(ids) or practice_ids & set(ids):
             bad("case ids repeat")
+        if len(practice_ids) != len(self.practice_cases):
+            bad("practice case ids repeat")
+        if self.design not in DESIGNS:
+            bad(f"design {self.design!r} (known: {', '.join(DESIGNS)})")
+        if any(c.truth not in self.class_names for c in self.practice_cases):
+            bad("a practice case's truth is not a class")
         if not set(self.treatments) <= set(TREATMENTS) or len(set(self.treatments)) != len(
             self.treatments
         ):
@@ -206,10 +293,14 @@ class Protocol:
             bad(f"normal class {self.normal_class!r} is not a class")
         if not (math.isfinite(self.washout_days) and self.washout_days >= 0):
             bad(f"washout_days {self.washout_days}")
-        known = set(ids)
+        block_treatments = {SEQUENTIAL} if self.design == SEQUENTIAL else set(self.treatments)
         for reader, blocks in self.plans.items():
+            practice_flags = [b.practice for b in blocks]
+            if practice_flags != sorted(practice_flags, reverse=True):
+                bad(f"reader {reader}: practice blocks must come first")
             for block in blocks:
-                if block.treatment not in self.treatments:
+                known = practice_ids if block.practice else set(ids)
+                if block.treatment not in block_treatments:
                     bad(f"reader {reader}: treatment {block.treatment!r}")
                 if not set(block.case_ids) <= known or len(set(block.case_ids)) != len(
                     block.case_ids
@@ -239,16 +330,34 @@ class Protocol:
         return merged
 
 
-def _plans(readers, case_ids, treatments, seed: int) -> dict[str, tuple[Block, ...]]:
-    """Counterbalanced: even-numbered readers read the treatments in the given order, odd ones
-    in reverse; each block in its own random order (seeded by study seed, reader, block)."""
+def _order(case_ids: Sequence[str], seed: int, reader: int, block: int) -> tuple[str, ...]:
+    perm = np.random.default_rng([seed, reader, block]).permutation(len(case_ids))
+    return tuple(case_ids[k] for k in perm)
+
+
+def _plans(
+    readers, case_ids, treatments, seed: int, design: str = CROSSOVER, practice_ids=()
+) -> dict[str, tuple[Block, ...]]:
+    """Crossover, counterbalanced: even-numbered readers read the treatments in the given order,
+    odd ones in reverse; each block in its own random order (seeded by study seed, reader,
+    block), and the second block never opens with the case that closed the first (read twice in
+    a row across the washout, it is the one most likely remembered). Sequential: one block per
+    reader, its own random order. Practice cases: a first block, in the treatment of the
+    reader's first block (sequential: read first unaided, then aided)."""
     plans = {}
     for i, reader in enumerate(readers):
-        order = list(treatments) if i % 2 == 0 else list(reversed(treatments))
+        if design == SEQUENTIAL:
+            order = [SEQUENTIAL]
+        else:
+            order = list(treatments) if i % 2 == 0 else list(reversed(treatments))
         blocks = []
         for j, treatment in enumerate(order):
-            perm = np.random.default_rng([seed, i, j]).permutation(len(case_ids))
-            blocks.append(Block(treatment, tuple(case_ids[k] for k in perm)))
+            cases = _order(case_ids, seed, i, j)
+            if blocks and len(cases) > 1 and cases[0] == blocks[-1].case_ids[-1]:
+                cases = cases[1:] + cases[:1]
+            blocks.append(Block(treatment, cases))
+        if practice_ids:
+            blocks.insert(0, Block(order[0], _order(practice_ids, seed, i, 99), practice=True))
         plans[reader] = tuple(blocks)
     return plans
 
@@ -281,6 +390,8 @@ def create_protocol(
     title: str = "",
     normal_class: str = "normal",
     data_dir: str | Path | None = None,
+    design: str = CROSSOVER,
+    practice: int = 0,
 ) -> Protocol:
     """A protocol over ``patients`` (each becomes one case) for ``readers``, unaided and aided.
     ``data_dir``: the folder image keys are taken relative to - the folder ``data`` names (or
@@ -309,13 +420,23 @@ def create_protocol(
             f"{len(unlabelled)} patient(s) without a truth label from the class list, e.g. "
             f"{', '.join(unlabelled[:3])}: a reader study needs the truth of every case"
         )
+    if design not in DESIGNS:
+        raise ReaderStudyError(f"unknown design {design!r}; choose from {', '.join(DESIGNS)}")
     if len(patients) < 2:
         raise ReaderStudyError("need at least 2 cases")
+    if practice < 0 or len(patients) - practice < 2:
+        raise ReaderStudyError(
+            f"{practice} practice case(s) of {len(patients)} patients: need at least 2 study "
+            "cases left (and a practice count >= 0)"
+        )
     created = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     study_id = hashlib.sha256(f"{created}{data}{readers}{seed}{os.getpid()}".encode()).hexdigest()[
         :12
     ]
     ordered = sorted(patients, key=lambda p: p.patient_id)
+    drawn = set(np.random.default_rng([seed, 7]).choice(len(ordered), practice, replace=False))
+    practice_patients = [p for i, p in enumerate(ordered) if i in drawn]
+    ordered = [p for i, p in enumerate(ordered) if i not in drawn]
     if data_dir is None and Path(data).is_absolute() and Path(data).exists():
         data_dir = Path(data) if Path(data).is_dir() else Path(data).parent
     if data_dir is None:
@@ -331,11 +452,21 @@ def create_protocol(
         )
         for i, p in enumerate(ordered)
     )  # fmt: skip
+    practice_cases = tuple(
+        CaseSpec(
+            f"P{i + 1:02d}", p.patient_id, p.label,
+            tuple(image_token(study_id, relative_key(r.key, Path(data_dir))) for r in p.images),
+            tuple(r.key for r in p.images),
+        )
+        for i, p in enumerate(practice_patients)
+    )  # fmt: skip
     ids = [c.case_id for c in cases]
+    plans = _plans(readers, ids, TREATMENTS, seed, design, [c.case_id for c in practice_cases])
     return Protocol(
         study_id=study_id, title=title, created=created, data=data, class_names=tuple(class_names),
         normal_class=normal_class, readers=tuple(readers), treatments=TREATMENTS, cases=cases,
-        plans=_plans(readers, ids, TREATMENTS, seed), washout_days=float(washout_days), seed=seed, model=model,
+        plans=plans, washout_days=float(washout_days) if design == CROSSOVER else 0.0, seed=seed,
+        model=model, design=design, practice_cases=practice_cases,
     )  # fmt: skip
 
 
@@ -396,6 +527,9 @@ def save_protocol(protocol: Protocol, study_dir: Path, coordinator_dir: Path | N
             "cases": [
                 {"case_id": c.case_id, "patient_id": c.patient_id, "truth": c.truth, "images": list(c.source_keys)}
                 for c in protocol.cases
+            ],
+            "practice_cases": [
+                {"case_id": c.case_id, "patient_id": c.patient_id} for c in protocol.practice_cases
             ],
         }  # fmt: skip
         _write_private(coordinator / TRUTH_NAME, (json.dumps(truth, indent=2) + "\n").encode())

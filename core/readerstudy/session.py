@@ -9,9 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ReaderStudyError
-from core.readerstudy.audit import DECISION, check_events, log_path
+from core.readerstudy.audit import DECISION, check_events, decision_fields, log_path, washout_opens
 from core.readerstudy.log import ReadLog, check_chain
-from core.readerstudy.protocol import AIDED, CaseSpec, load_protocol, token_path
+from core.readerstudy.protocol import (
+    AIDED,
+    FINAL,
+    SINGLE,
+    CaseSpec,
+    Protocol,
+    load_protocol,
+    token_path,
+)
 
 
 def _read_token(token: Path, reader: str) -> bytes:
@@ -68,11 +76,41 @@ class SessionState:
     case: CaseSpec
     position: int  # 1-based within the block
     block_size: int
+    read: str = SINGLE  # single (crossover), first (unaided) or final (aided) (sequential)
+    practice: bool = False  # a practice case: the truth is shown after the decision
+    first_decision: dict | None = None  # a final read: the reader's own first read of the case
 
     @property
     def ai_allowed(self) -> bool:
         """Blinding: AI output may be computed and shown only in aided reads."""
         return self.treatment == AIDED
+
+
+def next_read(
+    protocol: Protocol, reader: str, done: dict[tuple[str, str], dict], now: _dt.datetime
+) -> SessionState | WashoutPending | StudyComplete:
+    """The first undecided read of ``reader``'s plan given the decisions ``done``
+    ((treatment, case) -> payload with ``ts``), else why there is none now: the washout (its
+    end is ``available_at``) or the end of the study. One rule for the session and ``status``."""
+    plan = protocol.plan(reader)
+    block_ends: dict[int, _dt.datetime] = {}
+    for read in protocol.reads(reader):
+        decision = done.get((read.treatment, read.case_id))
+        if decision is not None:
+            when = _parse(decision["ts"])
+            block_ends[read.block] = max(block_ends.get(read.block, when), when)
+            continue
+        block = plan[read.block]
+        opens = washout_opens(protocol, plan, read.block, block_ends)
+        if read.block not in block_ends and opens is not None and now < opens:
+            return WashoutPending(opens, block.treatment)
+        first = done.get(("unaided", read.case_id)) if read.read == FINAL else None
+        return SessionState(
+            reader, read.block, len(plan), read.treatment, protocol.case(read.case_id),
+            block.case_ids.index(read.case_id) + 1, len(block.case_ids),
+            read.read, read.practice, first,
+        )  # fmt: skip
+    return StudyComplete(reader)
 
 
 def _parse(ts: str) -> _dt.datetime:
@@ -127,37 +165,36 @@ class ReaderSession:
             for e in self.log.events(DECISION)
         }
 
+    def current(self) -> SessionState | WashoutPending | StudyComplete:
+        """The first undecided read in plan order, else why there is none now."""
+        return next_read(self.protocol, self.reader, self.decided(), self.clock())
+
     def progress(self) -> tuple[int, int]:
         """(decisions made, decisions in the plan)."""
-        return len(self.decided()), sum(len(b.case_ids) for b in self.plan)
+        return len(self.decided()), len(self.protocol.reads(self.reader))
 
-    def current(self) -> SessionState | WashoutPending | StudyComplete:
-        """The first undecided case in plan order, else why there is none now."""
-        done = self.decided()
-        previous_end = None
-        for i, block in enumerate(self.plan):
-            todo = [c for c in block.case_ids if (block.treatment, c) not in done]
-            if not todo:
-                previous_end = max(_parse(done[(block.treatment, c)]["ts"]) for c in block.case_ids)
-                continue
-            started = len(todo) < len(block.case_ids)
-            if previous_end is not None and not started:
-                available = previous_end + _dt.timedelta(days=self.protocol.washout_days)
-                if self.clock() < available:
-                    return WashoutPending(available, block.treatment)
-            case_id = todo[0]
-            return SessionState(
-                self.reader, i, len(self.plan), block.treatment, self.protocol.case(case_id),
-                block.case_ids.index(case_id) + 1, len(block.case_ids),
-            )  # fmt: skip
-        return StudyComplete(self.reader)
+    def practice_truth(self, state: SessionState) -> str:
+        """The truth of a practice case (feedback); refused for a study case - the reader's
+        workstation has no truth of those at all."""
+        if not state.practice:
+            raise ReaderStudyError(f"case {state.case.case_id} is a study case: no feedback")
+        return self.protocol.case(state.case.case_id).truth
 
     def mark_shown(self, state: SessionState) -> None:
         """Log that the case was put on screen (audit trail; reading time is measured from here)."""
         self.log.append("case_shown", {"case_id": state.case.case_id, "treatment": state.treatment})
 
-    def submit(self, state: SessionState, class_call: str, rating: float, seconds: float) -> None:
-        """Record the decision on ``state``'s case; durable when this returns."""
+    def submit(
+        self,
+        state: SessionState,
+        class_call: str,
+        rating: float,
+        seconds: float,
+        ai: tuple[str, float] | None = None,
+    ) -> dict:
+        """Record the decision on ``state``'s case; durable when this returns. ``ai``: the AI
+        output the aided read showed (class, confidence 0-100 that the case is abnormal),
+        required in aided reads of a schema-3 study. Returns the logged payload."""
         if class_call not in self.protocol.class_names:
             raise ReaderStudyError(
                 f"unknown class {class_call!r}; choose from {', '.join(self.protocol.class_names)}"
@@ -181,4 +218,20 @@ class ReaderSession:
             "rating": float(rating),
             "seconds": round(float(seconds), 3),
         }
+        fields = decision_fields(self.protocol, state.treatment, now.read)
+        if "read" in fields:
+            payload["read"] = now.read
+        if "ai_class" in fields:
+            if ai is None or ai[0] not in self.protocol.class_names or not 0 <= ai[1] <= 100:
+                raise ReaderStudyError(
+                    "an aided decision records the AI output it showed (class and 0-100 rating)"
+                )
+            payload["ai_class"], payload["ai_rating"] = ai[0], float(ai[1])
+        if "changed_after_ai" in fields:
+            first = now.first_decision or {}
+            payload["changed_after_ai"] = (first.get("class_call"), first.get("rating")) != (
+                class_call,
+                float(rating),
+            )
         self.log.append(DECISION, payload, unique_fields=("treatment", "case_id"))
+        return payload

@@ -126,7 +126,10 @@ def test_session_walks_the_plan_validates_and_completes(tmp_path):
             session.submit(state, "normal", 10, 1)  # stale: that case is done
         for _ in range(11):
             s = session.current()
-            session.submit(s, "normal", 10, 1)
+            if s.ai_allowed and s.position == 1:
+                with pytest.raises(ReaderStudyError, match="records the AI output"):
+                    session.submit(s, "normal", 10, 1)  # an aided read names what it showed
+            session.submit(s, "normal", 10, 1, ai=("normal", 20.0) if s.ai_allowed else None)
         assert s.ai_allowed and s.block_index == 1
         assert session.current() == StudyComplete("R1")
         assert session.progress() == (12, 12)
@@ -242,7 +245,10 @@ def test_export_gives_long_format_reads_that_analyze_accepts(tmp_path):
     result = analyze(reads)
     assert result.fom["aided"].by_reader["R1"] == 1.0  # R1 rated by the truth
     rows = (tmp_path / "reads.csv").read_text().splitlines()
-    assert rows[0] == "reader,treatment,case,truth,rating,class_call,truth_class,seconds,decided_at"
+    assert rows[0] == (
+        "reader,treatment,case,truth,rating,class_call,truth_class,seconds,decided_at,design,read,"
+        "changed_after_ai,ai_class,ai_rating"
+    )
     assert not any("P0" in line.split(",")[2] for line in rows[1:])  # case ids, not patients
 
 

@@ -85,7 +85,7 @@ def decide_with_core(study_dir, reader, n):
         for _ in range(n):
             state = s.current()
             s.mark_shown(state)
-            s.submit(state, "normal", 10, 1.0)
+            s.submit(state, "normal", 10, 1.0, ai=("normal", 20.0) if state.ai_allowed else None)
 
 
 @pytest.fixture
