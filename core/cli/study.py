@@ -7,13 +7,17 @@
     cnsight-study verify STUDY [--coordinator DIR]   every log checked, read-only (exit 1 if one fails)
     cnsight-study witness STUDY [--coordinator DIR]  verify, then record every log's head
     cnsight-study backup STUDY --out DIR             a consistent copy of every log (SQLite backup)
-    cnsight-study export STUDY --out READS.csv [--coordinator DIR]
+    cnsight-study export STUDY --out READS.csv [--imrmc F.imrmc] [--rjafroc F.xlsx] [--coordinator DIR]
+    cnsight-study convert --reads READS.csv [--imrmc F.imrmc] [--rjafroc F.xlsx]
     cnsight-study analyze --reads READS.csv --out DIR [--fom ...] [--covariance ...]
+    cnsight-study size PILOT --effect D [--power 0.8] [--readers 4,6,8,10] [--cases K]
 
 Readers read in the app: ``cnsight --study STUDY --reader R1``. ``analyze`` runs the standard
 MRMC analyses (Obuchowski-Rockette with Hillis df, and DBM) on long-format reads - columns
 ``reader,treatment,case,truth,rating``, the format MRMCaov, RJafroc and iMRMC read - and writes
-``DIR/analysis.json`` and ``DIR/report.html``. The coordinator's folder (truth labels, patient
+``DIR/analysis.json`` and ``DIR/report.html``; with the columns ``export`` writes it also
+analyses the class call, reading time, the AI alone against the readers and automation bias.
+``size`` sizes the next study from a pilot's OR variance components. The coordinator's folder (truth labels, patient
 ids, the study key, witnessed heads; default ``STUDY.coordinator`` beside the study) stays with
 the coordinator: readers open STUDY only (docs/reader-study.md). Exit codes: 0 done,
 1 verification failed (any integrity failure: a log, the protocol or the truth file), 2 bad
@@ -33,10 +37,12 @@ from pathlib import Path
 from core import RESEARCH_USE_ONLY
 from core.errors import CNSightError
 from core.metrics import json_ready
-from core.mrmc import MrmcAnalysis, analyze, load_reads
+from core.mrmc import load_reads
 from core.mrmc.covariance import METHODS
-from core.mrmc.fom import FOMS, Fom
-from core.mrmc.report import write_report
+from core.mrmc.fom import RATING_FOMS, Fom
+from core.mrmc.study_analysis import StudyAnalysis, analyze_study
+from core.mrmc.study_reads import load_study_reads
+from core.mrmc.study_report import write_study_report
 
 log = logging.getLogger("cnsight.study")
 
@@ -105,10 +111,22 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("study", type=Path)
     b.add_argument("--out", type=Path, required=True, help="backup folder to create")
-    e = sub.add_parser("export", help="write the long-format reads CSV of all decisions")
+    e = sub.add_parser(
+        "export",
+        help="write the long-format reads CSV of all decisions (and the iMRMC / RJafroc files)",
+    )
     e.add_argument("study", type=Path)
     e.add_argument("--out", type=Path, required=True, help="reads CSV to write")
     e.add_argument("--coordinator", type=Path, default=None, help=coordinator_help)
+    _format_args(e)
+    v = sub.add_parser(
+        "convert",
+        help="write a long-format reads CSV as iMRMC and/or RJafroc input",
+        description="Write READS.csv (reader,treatment,case,truth,rating) in the input formats "
+        "of iMRMC (.imrmc) and RJafroc (Excel); integer ids, their map beside each file.",
+    )
+    v.add_argument("--reads", type=Path, required=True, help="long-format reads CSV")
+    _format_args(v)
     a = sub.add_parser(
         "analyze",
         help="MRMC analysis of long-format reads (OR with Hillis df, DBM)",
@@ -118,7 +136,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--reads", type=Path, required=True, help="long-format reads CSV")
     a.add_argument("--out", type=Path, required=True, help="output folder (created)")
-    a.add_argument("--fom", default="auc", choices=list(FOMS), help="figure of merit (default auc)")
+    a.add_argument(
+        "--fom", default="auc", choices=list(RATING_FOMS), help="figure of merit (default auc)"
+    )
     a.add_argument(
         "--threshold",
         type=float,
@@ -132,16 +152,65 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="OR covariance estimate (default jackknife)",
     )
     a.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
+    z = sub.add_parser(
+        "size",
+        help="readers and cases a study needs, from a pilot's OR variance components",
+        description="Power and cases needed for a two-treatment study analysed by OR with random "
+        "readers and cases (Hillis, Obuchowski & Berbaum 2011), from a pilot: its analysis.json "
+        "(cnsight-study analyze) or its reads CSV.",
+    )
+    z.add_argument("pilot", type=Path, help="the pilot's analysis.json or reads CSV")
+    z.add_argument(
+        "--effect", type=float, default=None,
+        help="difference of the figure of merit to detect (default: the pilot's observed one)",
+    )  # fmt: skip
+    z.add_argument("--power", type=float, default=0.8, help="target power (default 0.8)")
+    z.add_argument("--alpha", type=float, default=0.05, help="test size (default 0.05)")
+    z.add_argument(
+        "--readers",
+        default="3,4,5,6,8,10,15",
+        help="reader counts to size (default 3,4,5,6,8,10,15)",
+    )
+    z.add_argument("--cases", type=int, default=None, help="also the power with this many cases")
+    z.add_argument("--out", type=Path, default=None, help="write the table as JSON here")
     return p
 
 
-def run_analyze(args: argparse.Namespace, command: str) -> MrmcAnalysis:
+def _format_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--imrmc", type=Path, default=None, help="also write iMRMC input (.imrmc) here")
+    p.add_argument(
+        "--rjafroc",
+        type=Path,
+        default=None,
+        help="also write RJafroc's Excel ROC file (.xlsx) here",
+    )
+
+
+def _write_formats(args: argparse.Namespace, reads_csv: Path) -> None:
+    from core.mrmc.formats import write_imrmc, write_rjafroc_xlsx
+
+    if args.imrmc is None and args.rjafroc is None:
+        return
+    reads = load_reads(reads_csv)
+    if args.imrmc is not None:
+        if args.imrmc.suffix != ".imrmc":
+            raise CNSightError(f"--imrmc {args.imrmc}: iMRMC and RJafroc need the .imrmc suffix")
+        ids = write_imrmc(args.imrmc, reads)
+        log.info("iMRMC input written to %s (integer ids: %s)", args.imrmc, ids)
+    if args.rjafroc is not None:
+        if args.rjafroc.suffix != ".xlsx":
+            raise CNSightError(f"--rjafroc {args.rjafroc}: RJafroc reads an .xlsx file")
+        ids = write_rjafroc_xlsx(args.rjafroc, reads)
+        log.info("RJafroc Excel file written to %s (integer ids: %s)", args.rjafroc, ids)
+
+
+def run_analyze(args: argparse.Namespace, command: str) -> StudyAnalysis:
     """Analyse the reads; write OUT/analysis.json (provenance first, then the analysis) and
     OUT/report.html."""
     if not 0 < args.alpha < 1:
         raise CNSightError(f"--alpha must be between 0 and 1, got {args.alpha}")
-    reads = load_reads(args.reads)
-    analysis = analyze(reads, Fom(args.fom, args.threshold), args.covariance, args.alpha)
+    reads = load_study_reads(args.reads)
+    analysis = analyze_study(reads, Fom(args.fom, args.threshold), args.covariance, args.alpha)
     provenance = {
         "research_use_only": RESEARCH_USE_ONLY,
         "command": command,
@@ -152,8 +221,73 @@ def run_analyze(args: argparse.Namespace, command: str) -> MrmcAnalysis:
         json.dumps(json_ready(provenance | analysis.to_json()), indent=2, allow_nan=False) + "\n",
         encoding="utf-8",
     )
-    write_report(args.out / "report.html", analysis, source=str(args.reads))
+    write_study_report(args.out / "report.html", analysis, source=str(args.reads))
     return analysis
+
+
+def run_size(args: argparse.Namespace) -> int:
+    from core.mrmc.sample_size import PilotComponents, cases_needed, power
+
+    for name, value in (("--power", args.power), ("--alpha", args.alpha)):
+        if not 0 < value < 1:
+            raise CNSightError(f"{name} must be between 0 and 1, got {value}")
+    try:
+        counts = [int(r) for r in args.readers.split(",")]
+    except ValueError:
+        raise CNSightError(f"--readers {args.readers!r}: comma-separated numbers") from None
+    if any(r < 2 for r in counts) or (args.cases is not None and args.cases < 2):
+        raise CNSightError("a study needs at least 2 readers and 2 cases")
+    if args.pilot.suffix == ".json":
+        try:
+            d = json.loads(args.pilot.read_text(encoding="utf-8"))
+            pilot = PilotComponents.from_analysis_json(d)
+            observed = d["obuchowski_rockette"]["rrrc"]["differences"][0]["estimate"]
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+            raise CNSightError(
+                f"{args.pilot}: not an analysis.json of cnsight-study analyze ({e!r})"
+            ) from None
+    else:
+        from core.mrmc import analyze
+
+        rating = analyze(load_reads(args.pilot))
+        c = rating.obuchowski_rockette.variance_components
+        pilot = PilotComponents(rating.design.cases, c.var_tr, c.var_error, c.cov1, c.cov2, c.cov3)
+        observed = rating.obuchowski_rockette.rrrc.differences[0].test.estimate
+    effect = args.effect if args.effect is not None else observed
+    if not effect:
+        raise CNSightError("the effect to detect is 0: give --effect")
+    print(
+        f"pilot: {pilot.cases} cases, Var(T*R) {pilot.var_tr:.3g}, Var {pilot.var_error:.3g}, "
+        f"Cov1 {pilot.cov1:.3g}, Cov2 {pilot.cov2:.3g}, Cov3 {pilot.cov3:.3g}"
+    )
+    if pilot.var_tr < 0:
+        print(f"warning: the pilot's Var(T*R) is negative ({pilot.var_tr:.3g}): clipped to 0")
+    print(
+        f"effect {abs(effect):.4g}, power {args.power:g}, alpha {args.alpha:g} (OR, random readers and cases)"
+    )
+    table = []
+    for r in counts:
+        need = cases_needed(pilot, r, effect, args.power, args.alpha)
+        row = {
+            "readers": r,
+            "cases_needed": need.cases if need else None,
+            "power": need.power if need else None,
+        }
+        if args.cases is not None:
+            row["power_with_cases"] = power(pilot, r, args.cases, effect, args.alpha).power
+        table.append(row)
+        text = (
+            f"{need.cases} cases (power {need.power:.3f})"
+            if need
+            else "not reachable with any number of cases"
+        )
+        extra = (
+            f"; with {args.cases} cases power {row['power_with_cases']:.3f}" if args.cases else ""
+        )
+        print(f"{r} readers: {text}{extra}")
+    if args.out is not None:
+        args.out.write_text(json.dumps({"effect": effect, "power": args.power, "alpha": args.alpha, "pilot": pilot.__dict__, "table": table}, indent=2) + "\n", encoding="utf-8")  # fmt: skip
+    return 0
 
 
 def run_create(args: argparse.Namespace) -> int:
@@ -285,6 +419,12 @@ def _print_progress(study: Path, statuses) -> None:
 def run_export(args: argparse.Namespace) -> int:
     from core.readerstudy.export import export_reads
 
+    for name, path, suffix in (
+        ("--imrmc", args.imrmc, ".imrmc"),
+        ("--rjafroc", args.rjafroc, ".xlsx"),
+    ):
+        if path is not None and path.suffix != suffix:
+            raise CNSightError(f"{name} {path}: the file must end in {suffix}")
     for s in export_reads(args.study, args.out, args.coordinator):
         log.info(
             "%s: %d/%d decisions, log head %s", s.reader, len(s.decisions), s.planned, s.head or "-"
@@ -294,6 +434,7 @@ def run_export(args: argparse.Namespace) -> int:
         "rollback of a log is then detected)",
         args.out,
     )
+    _write_formats(args, args.out)
     return 0
 
 
@@ -322,6 +463,11 @@ def main(argv: list[str] | None = None) -> int:
             return run_export(args)
         if args.command == "backup":
             return run_backup(args)
+        if args.command == "convert":
+            _write_formats(args, args.reads)
+            return 0
+        if args.command == "size":
+            return run_size(args)
         analysis = run_analyze(args, command)
     except _IntegrityFailure as e:
         log.error("%s", e)
@@ -332,12 +478,21 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         log.error("%s", e)
         return 2
-    for d in analysis.obuchowski_rockette.rrrc.differences:
+    for w in analysis.warnings:
+        log.warning("%s", w)
+    for d in analysis.rating.obuchowski_rockette.rrrc.differences:
         low, high = d.test.ci
         log.info(
             "%s %s - %s: %.4f [%.4f, %.4f], p = %.4g (OR, random readers and cases)",
             args.fom, *d.treatments, d.test.estimate, low, high, d.test.p,
         )  # fmt: skip
+    if analysis.class_call is not None:
+        for d in analysis.class_call.accuracy_or.rrrc.differences:
+            low, high = d.test.ci
+            log.info(
+                "class accuracy %s - %s: %.4f [%.4f, %.4f], p = %.4g", *d.treatments,
+                d.test.estimate, low, high, d.test.p,
+            )  # fmt: skip
     log.info("results in %s (analysis.json, report.html)", args.out)
     return 0
 

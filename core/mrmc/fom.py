@@ -5,7 +5,10 @@
   the empirical/Wilcoxon AUC);
 - ``sensitivity`` / ``specificity``: binary decisions, rating >= threshold = called abnormal.
   As MRMCaov does, sensitivity is jackknifed over the abnormal cases only and specificity over
-  the normal cases only (the other cases do not enter the FOM).
+  the normal cases only (the other cases do not enter the FOM);
+- ``mean``: the mean over all cases of a per-case score, jackknifed over all cases - the
+  "rating" is then e.g. 1/0 for a correct/wrong class call (accuracy) or a log reading time
+  (``core.mrmc.classcall``, ``core.mrmc.reading_time``). Not offered by ``analyze --fom``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ FOMS = {
     "auc": "empirical ROC AUC (trapezoidal / Wilcoxon, ties count 1/2)",
     "sensitivity": "sensitivity: abnormal cases rated >= threshold",
     "specificity": "specificity: normal cases rated < threshold",
+    "mean": "mean over cases of a per-case score",
 }
+#: What ``cnsight-study analyze --fom`` offers for the 0-100 rating.
+RATING_FOMS = ("auc", "sensitivity", "specificity")
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,7 @@ class Fom:
             raise ReadsError(
                 f"unknown figure of merit {self.name!r}; choose from {', '.join(FOMS)}"
             )
-        if self.name != "auc" and self.threshold is None:
+        if self.name in ("sensitivity", "specificity") and self.threshold is None:
             raise ReadsError(
                 f"{self.name} needs a rating threshold (rating >= threshold = abnormal)"
             )
@@ -59,6 +65,8 @@ def fom_values(reads: Reads, fom: Fom) -> np.ndarray:
     """(T, R) figure of merit of every treatment and reader."""
     if fom.name == "auc":
         return _psi(reads).mean(axis=(2, 3))
+    if fom.name == "mean":
+        return reads.ratings.mean(axis=2)
     calls = reads.ratings >= fom.threshold
     if fom.name == "sensitivity":
         return calls[:, :, reads.truth].mean(axis=2)
@@ -76,6 +84,9 @@ def jackknife_values(reads: Reads, fom: Fom) -> np.ndarray:
         without_pos = (total - psi.sum(axis=3)) / ((m - 1) * n)
         without_neg = (total - psi.sum(axis=2)) / (m * (n - 1))
         return np.concatenate([without_pos, without_neg], axis=2)
+    if fom.name == "mean":
+        k = reads.ratings.shape[2]
+        return (reads.ratings.sum(axis=2)[..., None] - reads.ratings) / (k - 1)
     calls = reads.ratings >= fom.threshold
     hits = calls[:, :, reads.truth] if fom.name == "sensitivity" else ~calls[:, :, ~reads.truth]
     k = hits.shape[2]

@@ -26,7 +26,7 @@ from core.mrmc.or_results import (
     ORVarianceComponents,
     RandomReadersTreatment,
 )
-from core.mrmc.results import Difference, FTest
+from core.mrmc.results import Difference, FTest, TreatmentInterval
 from core.mrmc.stats import (
     clip_fom_interval,
     f_result,
@@ -61,8 +61,18 @@ def mean_squares(theta: np.ndarray) -> ORMeanSquares:
     )
 
 
+def _keep(test):
+    """A treatment interval left as computed (a figure of merit not bounded by [0, 1])."""
+    return TreatmentInterval(test=test, ci_unclipped=test.ci)
+
+
 def _rrrc(
-    theta: np.ndarray, ms: ORMeanSquares, cov: ORCovariance, treatments: Sequence[str], alpha: float
+    theta: np.ndarray,
+    ms: ORMeanSquares,
+    cov: ORCovariance,
+    treatments: Sequence[str],
+    alpha: float,
+    clip=clip_fom_interval,
 ) -> ORRandomReadersTest:
     """Random readers and cases: F = MS(T) / (MS(T*R) + R max(Cov2 - Cov3, 0)), Hillis ddf."""
     n_r = theta.shape[1]
@@ -78,7 +88,7 @@ def _rrrc(
         error_i = ms_r_i + n_r * max(cov2_i, 0.0)
         df_i = satterthwaite_df(error_i, ms_r_i, n_r - 1)
         single = t_interval(float(theta[i].mean()), float(np.sqrt(error_i / n_r)), df_i, alpha)
-        clipped = clip_fom_interval(single)
+        clipped = clip(single)
         singles[name] = RandomReadersTreatment(
             test=clipped.test, ci_unclipped=clipped.ci_unclipped, cov2=cov2_i, ms_r=ms_r_i
         )
@@ -92,6 +102,7 @@ def _frrc(
     treatments: Sequence[str],
     readers: Sequence[str],
     alpha: float,
+    clip=clip_fom_interval,
 ) -> ORFixedReadersTest:
     """Fixed readers: chi-square = (T-1) MS(T) / (Var - Cov1 + (R-1) max(Cov2 - Cov3, 0))."""
     n_t, n_r = theta.shape
@@ -104,7 +115,7 @@ def _frrc(
         single = t_interval(
             float(theta[i].mean()), float(np.sqrt(max(var_i, 0.0) / n_r)), INF, alpha
         )
-        clipped = clip_fom_interval(single)
+        clipped = clip(single)
         singles[name] = FixedReadersTreatment(
             test=clipped.test, ci_unclipped=clipped.ci_unclipped, var_error=cov.var_within(i)
         )
@@ -138,7 +149,11 @@ def _reader_se(cov: ORCovariance, i: int, j: int, r: int) -> float:
 
 
 def _rrfc(
-    theta: np.ndarray, ms: ORMeanSquares, treatments: Sequence[str], alpha: float
+    theta: np.ndarray,
+    ms: ORMeanSquares,
+    treatments: Sequence[str],
+    alpha: float,
+    clip=clip_fom_interval,
 ) -> ORFixedCasesTest:
     """Fixed cases: F = MS(T) / MS(T*R) on (T-1, (T-1)(R-1)) df."""
     n_r = theta.shape[1]
@@ -148,7 +163,7 @@ def _rrfc(
         pairwise(treatments, theta.mean(1), se, ms.df_tr, alpha),
     )  # fmt: skip
     singles = {
-        name: clip_fom_interval(
+        name: clip(
             t_interval(
                 float(theta[i].mean()), float(np.sqrt(ms.ms_r_within[i] / n_r)), n_r - 1, alpha
             )
@@ -187,16 +202,20 @@ def obuchowski_rockette(
     treatments: Sequence[str],
     readers: Sequence[str],
     alpha: float = 0.05,
+    bounded: bool = True,
 ) -> ORAnalysis:
     """The OR analysis of a (T, R) table of figures of merit with its covariance over cases
-    (estimated by ``covariance``, described by ``covariance_method``)."""
+    (estimated by ``covariance``, described by ``covariance_method``). ``bounded``: the figure
+    of merit lies in [0, 1] and each treatment's interval is clipped there (False: e.g. a mean
+    log reading time)."""
+    clip = clip_fom_interval if bounded else _keep
     ms = mean_squares(theta)
     return ORAnalysis(
         covariance=covariance,
         covariance_method=covariance_method,
         mean_squares=ms,
         variance_components=variance_components(ms, cov, theta.shape[0]),
-        rrrc=_rrrc(theta, ms, cov, treatments, alpha),
-        frrc=_frrc(theta, ms, cov, treatments, readers, alpha),
-        rrfc=_rrfc(theta, ms, treatments, alpha),
+        rrrc=_rrrc(theta, ms, cov, treatments, alpha, clip),
+        frrc=_frrc(theta, ms, cov, treatments, readers, alpha, clip),
+        rrfc=_rrfc(theta, ms, treatments, alpha, clip),
     )

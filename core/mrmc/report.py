@@ -30,15 +30,16 @@ def _df(value: float | None) -> str:
     return "&infin;" if value is None else fmt(float(value), 2)
 
 
-def headline(analysis: MrmcAnalysis) -> str:
+def headline(analysis: MrmcAnalysis, labels: dict | None = None) -> str:
     """One sentence per treatment pair from OR RRRC (the generalisation to new readers and cases)."""
     rrrc = analysis.obuchowski_rockette.rrrc
     level = round(100 * (1 - analysis.alpha))
+    labels = labels or {}
     parts = []
     for d in rrrc.differences:
-        a, b = d.treatments
+        a, b = (labels.get(t, f"treatment {t}") for t in d.treatments)
         parts.append(
-            f"{analysis.figure_of_merit.name} of treatment {html.escape(a)} minus treatment "
+            f"{analysis.figure_of_merit.name} of {html.escape(a)} minus "
             f"{html.escape(b)}: <b>{_ci(d.test)}</b> ({level}% CI), p = {_p(d.test.p)} "
             f"(Obuchowski-Rockette, random readers and cases, Hillis df {_df(d.test.df)})."
         )
@@ -146,19 +147,19 @@ def reader_plot(analysis: MrmcAnalysis) -> Figure:
     return fig
 
 
-def write_report(path: Path, analysis: MrmcAnalysis, source: str = "") -> None:
-    """``source``: where the reads came from (named in the report's first line)."""
+def rating_sections(
+    analysis: MrmcAnalysis, source: str = "", labels: dict | None = None
+) -> list[str]:
+    """The report's sections on the rating (ROC) analysis. ``labels``: what to call a
+    treatment in the text (e.g. "first (unaided) read")."""
     design, fom = analysis.design, analysis.figure_of_merit
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>CNSight reader study analysis</title><style>{STYLE}</style></head><body>",
-        f"<p class='ruo'>{html.escape(RESEARCH_USE_ONLY)}</p>",
-        "<h1>Reader study: MRMC analysis</h1>",
+    return [
         f"<p>Reads {html.escape(source)}: {len(design.treatments)} treatments x "
         f"{len(design.readers)} readers x {design.cases} cases ({design.positive_cases} abnormal, "
         f"{design.negative_cases} normal). Figure of merit: {html.escape(fom.description)}. "
         f"Covariance: {html.escape(analysis.obuchowski_rockette.covariance_method)}.</p>",
         "<h2>Answer</h2>",
-        headline(analysis),
+        headline(analysis, labels),
         "<h2>Figure of merit per reader and treatment</h2>",
         fom_table(analysis),
         "<div class='figs'>" + png_tag(reader_plot(analysis)) + "</div>",
@@ -170,6 +171,21 @@ def write_report(path: Path, analysis: MrmcAnalysis, source: str = "") -> None:
         "these cases only.</p>",
         "<h2>Variance components (OR)</h2>",
         components_table(analysis),
-        "</body></html>",
     ]
-    path.write_text("\n".join(parts), encoding="utf-8")
+
+
+def page(title: str, sections: list[str]) -> str:
+    return "\n".join(
+        [
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
+            f"<p class='ruo'>{html.escape(RESEARCH_USE_ONLY)}</p>",
+            *sections,
+            "</body></html>",
+        ]
+    )
+
+
+def write_report(path: Path, analysis: MrmcAnalysis, source: str = "") -> None:
+    """``source``: where the reads came from (named in the report's first line)."""
+    sections = ["<h1>Reader study: MRMC analysis</h1>", *rating_sections(analysis, source)]
+    path.write_text(page("CNSight reader study analysis", sections), encoding="utf-8")

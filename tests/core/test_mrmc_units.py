@@ -171,8 +171,10 @@ def test_cnsight_study_analyze_writes_json_and_report(tmp_path, caplog):
     # The file's layout, key by key and in order (it is serialised from the dataclasses).
     assert list(analysis) == [
         "research_use_only", "command", "source", "design", "figure_of_merit", "alpha", "fom",
-        "treatment_means", "obuchowski_rockette", "dbm",
+        "treatment_means", "obuchowski_rockette", "dbm", "study_design", "class_call",
+        "reading_time", "ai_standalone", "automation_bias", "second_read", "warnings", "skipped",
     ]  # fmt: skip
+    assert analysis["class_call"] is None and len(analysis["skipped"]) == 4  # rating only
     or_ = analysis["obuchowski_rockette"]
     assert list(or_) == [
         "covariance", "covariance_method", "mean_squares", "variance_components", "rrrc", "frrc",
