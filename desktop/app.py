@@ -226,8 +226,6 @@ def _usage_error(message: str) -> int:
 def _run_reading(args) -> int:
     """Reader-study reading mode: check the study and the reader first (exit 2), then the
     reading window. The core session decides which case comes; the window keeps no state."""
-    if args.study is None or not args.reader:
-        return _usage_error("reading mode needs both --study STUDY_DIR and --reader READER_ID")
     if args.paths or args.demo or args.model is not None:
         return _usage_error(
             "--study reads the study's own cases with the study's model: do not pass PATH, "
@@ -236,18 +234,24 @@ def _run_reading(args) -> int:
     from .reading.cases import open_reader_session
 
     try:
+        if args.study is None or not args.reader:
+            raise CNSightError("reading mode needs both --study STUDY_DIR and --reader READER_ID")
         session = open_reader_session(args.study, args.reader)
     except (CNSightError, OSError, sqlite3.Error) as exc:
-        return _usage_error(str(exc))
+        _usage_error(str(exc))  # stderr for the command line, and a dialog for the reader
+        if args.screenshot is not None:
+            return EXIT_USAGE
+        session = _ask_reader_study(args, str(exc))
+        if session is None:
+            return EXIT_USAGE
     from PySide6.QtCore import QTimer
 
-    from .reading.controller import ReadingController
-    from .reading.window import ReadingWindow
+    from .reading.start import open_reading_window
 
     app = _application()
     settings, _tmp_settings = _settings_for(args)  # only the device is read from them
-    controller = ReadingController(session, device=args.device or settings.device)
-    window = ReadingWindow(controller)
+    window = open_reading_window(session, args.device or settings.device)
+    controller = window.controller
     window.show()
     if args.screenshot is not None:
         from .screenshot import ReadingScreenshot
@@ -259,6 +263,17 @@ def _run_reading(args) -> int:
     if window.isVisible():  # the event loop ended another way: still close the log cleanly
         window.close()
     return code
+
+
+def _ask_reader_study(args, error: str):
+    """The start-up error in the reader-study dialog, folder and reader filled in: corrected
+    there, reading goes on (the open session); cancelled, None (exit code 2)."""
+    from .reading.start import ReaderStudyDialog
+
+    _application()
+    dialog = ReaderStudyDialog(None, args.study, args.reader or "", error)
+    dialog.exec()
+    return dialog.session
 
 
 def _fail_early(app, window, message: str, screenshot: bool) -> int:

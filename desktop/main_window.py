@@ -37,6 +37,7 @@ from .identity import app_icon, app_title
 from .measurement_export import report_measurements
 from .model_worker import ModelInfo
 from .pipeline import AnalysisPipeline
+from .reading.start import add_reader_study_entry
 from .recent_menu import fill_recent_menu
 from .report_facts import exam_facts, with_viewer_heatmaps
 from .settings import AppSettings
@@ -90,6 +91,8 @@ class MainWindow(QMainWindow):
         self.last_dialog: ReportDialog | None = None
         self.last_export: list[Path] = []
         self.actions_by_name = build_actions(self, self._handlers())
+        # File > Reader study…: read a reader study's cases (desktop/reading/start.py)
+        self.actions_by_name["reader_study"] = add_reader_study_entry(self, settings.device)
         self._fill_recent_menu()
         self._connect()
         self._restore_settings()

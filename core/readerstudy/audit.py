@@ -121,6 +121,8 @@ def _decision_problem(protocol: Protocol, p: dict, expected: dict[str, type]) ->
         return f"fields missing {sorted(missing)} / unexpected {sorted(extra)}"
     for name, kind in expected.items():
         value = p[name]
+        if name == "ai_rating" and value is None and p.get("ai_class") == "":
+            continue  # the model found the case not assessable: no AI verdict was shown
         if kind is bool:
             ok = isinstance(value, bool)
         elif kind is float:
@@ -137,9 +139,11 @@ def _decision_problem(protocol: Protocol, p: dict, expected: dict[str, type]) ->
         return f"rating {p['rating']!r} is outside 0..100"
     if not (math.isfinite(p["seconds"]) and p["seconds"] >= 0):
         return f"reading time {p['seconds']!r} s is not a duration"
-    if "ai_class" in p and p["ai_class"] not in protocol.class_names:
+    if "ai_class" in p and p["ai_class"] not in (*protocol.class_names, ""):
         return f"AI class {p['ai_class']!r} is not one of the study's classes"
-    if "ai_rating" in p and not (math.isfinite(p["ai_rating"]) and 0.0 <= p["ai_rating"] <= 100.0):
+    if p.get("ai_rating") is not None and not (
+        math.isfinite(p["ai_rating"]) and 0.0 <= p["ai_rating"] <= 100.0
+    ):
         return f"AI rating {p['ai_rating']!r} is outside 0..100"
     return ""
 

@@ -70,7 +70,9 @@ def reads_rows(
                     "read": e.payload.get("read", "single"),
                     "changed_after_ai": _flag(e.payload.get("changed_after_ai")),
                     "ai_class": e.payload.get("ai_class", ""),
-                    "ai_rating": e.payload.get("ai_rating", ""),
+                    "ai_rating": ""
+                    if e.payload.get("ai_rating") is None
+                    else e.payload["ai_rating"],
                 }
             )
     return rows, statuses

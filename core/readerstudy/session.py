@@ -190,11 +190,12 @@ class ReaderSession:
         class_call: str,
         rating: float,
         seconds: float,
-        ai: tuple[str, float] | None = None,
+        ai: tuple[str, float | None] | None = None,
     ) -> dict:
         """Record the decision on ``state``'s case; durable when this returns. ``ai``: the AI
         output the aided read showed (class, confidence 0-100 that the case is abnormal),
-        required in aided reads of a schema-3 study. Returns the logged payload."""
+        required in aided reads of a schema-3 study; ``("", None)`` when the model found the
+        case not assessable (no verdict shown). Returns the logged payload."""
         if class_call not in self.protocol.class_names:
             raise ReaderStudyError(
                 f"unknown class {class_call!r}; choose from {', '.join(self.protocol.class_names)}"
@@ -222,11 +223,17 @@ class ReaderSession:
         if "read" in fields:
             payload["read"] = now.read
         if "ai_class" in fields:
-            if ai is None or ai[0] not in self.protocol.class_names or not 0 <= ai[1] <= 100:
+            none_shown = ai is not None and ai == ("", None)
+            if (
+                ai is None
+                or not none_shown
+                and (ai[0] not in self.protocol.class_names or not 0 <= ai[1] <= 100)
+            ):
                 raise ReaderStudyError(
                     "an aided decision records the AI output it showed (class and 0-100 rating)"
                 )
-            payload["ai_class"], payload["ai_rating"] = ai[0], float(ai[1])
+            payload["ai_class"] = ai[0]
+            payload["ai_rating"] = None if none_shown else float(ai[1])
         if "changed_after_ai" in fields:
             first = now.first_decision or {}
             payload["changed_after_ai"] = (first.get("class_call"), first.get("rating")) != (

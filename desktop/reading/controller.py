@@ -31,6 +31,7 @@ from core.bundle_seal import check_pinned
 from core.devices import DEFAULT_DEVICE
 from core.errors import BundleError, ReaderStudyError
 from core.readerstudy import ReaderSession, SessionState, StudyComplete, WashoutPending
+from core.taxonomy import display_name
 
 from ..background import OpRunner
 from ..model_worker import ModelService, PredictorFactory, verified_predictor_factory
@@ -85,11 +86,42 @@ def study_model_factory(model: dict) -> PredictorFactory:
     return factory
 
 
+CONFIRM_AT = 50.0  # the rating at which a call of "abnormal" and the confidence agree
+
+
+def contradiction(class_call: str, rating: float, normal_class: str) -> str:
+    """Why a decision contradicts itself ("" when it does not): the normal class with a
+    confidence >= 50 that the case is abnormal, or an anomaly with a confidence < 50."""
+    if class_call == normal_class and rating >= CONFIRM_AT:
+        return (
+            f"You chose {display_name(class_call)} but a confidence of {rating:g} that the case "
+            "is abnormal (50 or more means abnormal more likely than not)."
+        )
+    if class_call != normal_class and rating < CONFIRM_AT:
+        return (
+            f"You chose {display_name(class_call)}, an anomaly, but a confidence of only "
+            f"{rating:g} that the case is abnormal (below 50 means normal more likely)."
+        )
+    return ""
+
+
+def ai_output(verdict, normal_class: str) -> tuple[str, float | None]:
+    """What an aided read showed, as the log records it: the AI's class and its confidence that
+    the case is abnormal, 0-100 (1 - P(normal)); ("", None) when it found no assessable view."""
+    if verdict is None or not verdict.assessable:
+        return "", None
+    normal = verdict.class_names.index(normal_class)
+    return verdict.pred, round(100.0 * (1.0 - float(verdict.probs[normal])), 3)
+
+
 class ReadingController(QObject):
     case_loading = Signal(object, str)  # SessionState, what is being prepared
     case_ready = Signal(object)  # SessionState: on screen, mark_shown logged, clock running
     message = Signal(str, str, str)  # kind ("washout", "complete", "error"), title, text
     decided = Signal(object)  # SessionState whose decision was committed
+    #: A practice decision was committed: (the state, the truth, the class the reader called).
+    #: Only practice cases have a truth on the reader's workstation (core.readerstudy.protocol).
+    practice_feedback = Signal(object, str, str)
 
     def __init__(
         self,
@@ -179,13 +211,18 @@ class ReadingController(QObject):
         if state is None or self.shown_at is None:
             return "No case is on screen."
         seconds = time.monotonic() - self.shown_at
+        ai = None
+        if state.ai_allowed:
+            ai = ai_output(self.vm.verdict(state.case.case_id), self.protocol.normal_class)
         try:
-            self.session.submit(state, class_call, rating, seconds)
+            self.session.submit(state, class_call, rating, seconds, ai=ai)
         except (ReaderStudyError, sqlite3.Error, OSError) as exc:
             log.error("submit of case %s refused: %s", state.case.case_id, exc)
             return f"Not recorded: {exc}"
         log.info("case %s (%s) decided in %.1f s", state.case.case_id, state.treatment, seconds)
         self.decided.emit(state)  # committed (synchronous=FULL) before the next case is shown
+        if state.practice:
+            self.practice_feedback.emit(state, self.session.practice_truth(state), class_call)
         self.advance()
         return ""
 

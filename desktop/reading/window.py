@@ -11,6 +11,12 @@ Blinding: the AI widgets (results panel, heatmap bar, heatmap action, the thumbn
 are shown and enabled only while an aided case is on screen - decided from the case's
 treatment, never from whether predictions happen to exist; the controller keeps the model away
 from unaided cases.
+
+While a case loads the decision controls (class keys, Submit) are disabled and the page says
+so; a key pressed meanwhile is answered on that page, never dropped without a word. A decision
+whose class contradicts its confidence asks to be confirmed. Sequential design: the final read
+starts from the reader's first read, shown beside the AI; practice cases show the truth after
+the decision.
 """
 
 from __future__ import annotations
@@ -18,12 +24,13 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -50,7 +57,7 @@ from ..window_actions import (
     shortcut_rows,
     viewing_handlers,
 )
-from .controller import ReadingController
+from .controller import ReadingController, contradiction
 
 log = logging.getLogger(f"cnsight.{__name__}")
 
@@ -91,8 +98,12 @@ class ReadingWindow(QMainWindow):
         self._build()
         self.specs = READING_ACTIONS + class_actions(controller.protocol.class_names)
         self.actions_by_name = build_actions(self, self._handlers(), self.specs, READING_MENUS)
+        self.loading = True  # until the first case is on screen
+        self._loading_what = "Preparing…"
+        self.confirm_box: QMessageBox | None = None  # the last "check your decision" question
         self._connect()
         self._show_ai(False)
+        self._set_loading(True)
         self._update_progress()
 
     # ----- construction ------------------------------------------------------------------------
@@ -114,8 +125,14 @@ class ReadingWindow(QMainWindow):
         lay = QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
+        self.feedback = QLabel()  # practice cases: the truth, after the decision
+        self.feedback.setObjectName("practiceFeedback")
+        self.feedback.setWordWrap(True)
+        self.feedback.setStyleSheet("padding: 4px 10px; background: #2d4a2d;")
+        self.feedback.hide()
         lay.addWidget(self.banner)
         lay.addWidget(self.header)
+        lay.addWidget(self.feedback)
         lay.addWidget(self.pages, 1)
         self.setCentralWidget(central)
         self.progress_label = QLabel()
@@ -137,6 +154,11 @@ class ReadingWindow(QMainWindow):
         self.ai_panel.setFrameShape(QFrame.Shape.NoFrame)
         self.ai_panel.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.decision_panel = DecisionPanel(self.decision)
+        self.read_note = QLabel()  # which read this is (sequential design), the first read's answer
+        self.read_note.setObjectName("readNote")
+        self.read_note.setWordWrap(True)
+        self.read_note.setContentsMargins(12, 6, 12, 0)
+        self.read_note.hide()
         self.unaided_note = QLabel(
             "Unaided reading: no AI output is computed or shown for the cases of this block."
         )
@@ -150,6 +172,7 @@ class ReadingWindow(QMainWindow):
         right_lay.addWidget(self.ai_panel, 1)
         right_lay.addWidget(self.unaided_note, 0, Qt.AlignmentFlag.AlignTop)
         right_lay.addStretch(0)
+        right_lay.addWidget(self.read_note, 0)
         right_lay.addWidget(self.decision_panel, 0)
         split = QSplitter(Qt.Orientation.Horizontal)
         for widget in (self.thumbnails, self.pane, right):
@@ -209,7 +232,8 @@ class ReadingWindow(QMainWindow):
         c.case_loading.connect(self._on_case_loading)
         c.case_ready.connect(self._on_case_ready)
         c.message.connect(self._on_message)
-        c.decided.connect(lambda _state: self._update_progress())
+        c.decided.connect(self._on_decided)
+        c.practice_feedback.connect(self._on_practice_feedback)
         c.pipeline.model_changed.connect(lambda _info: self._update_model_label())
         self.decision_panel.submit_requested.connect(self.submit)
         a["submit"].setEnabled(False)
@@ -249,17 +273,51 @@ class ReadingWindow(QMainWindow):
 
     # ----- reactions ---------------------------------------------------------------------------
     def _header_text(self, s: SessionState) -> str:
+        reading = {
+            "first": "first read, without AI",
+            "final": "final read, with AI",
+        }.get(s.read, f"{s.treatment} reading")
+        practice = "Practice  ·  " if s.practice else ""
         return (
-            f"Case {s.case.case_id}  ·  {s.position} of {s.block_size}  ·  {s.treatment} reading"
+            f"{practice}Case {s.case.case_id}  ·  {s.position} of {s.block_size}  ·  {reading}"
             f"  ·  block {s.block_index + 1} of {s.n_blocks}"
         )
+
+    LOADING_NOTE = "The decision controls open when the case is on screen."
+
+    def _set_loading(self, on: bool) -> None:
+        """While a case loads nothing can be decided: the class keys and Submit are disabled,
+        and the loading page says so (keys pressed meanwhile are answered in keyPressEvent)."""
+        self.loading = on
+        self.decision_panel.setEnabled(not on)
+        for name, action in self.actions_by_name.items():
+            if name.startswith("class_"):
+                action.setEnabled(not on)
+        if on:
+            self.actions_by_name["submit"].setEnabled(False)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key, text = event.key(), event.text()
+        decision_key = text.isdigit() or key in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        if self.loading and decision_key and self.pages.currentWidget() is self.loading_page:
+            name = "Ctrl+Enter" if not text.isdigit() else text
+            self.loading_page.setText(
+                f"{self._loading_what}\n\nStill loading: the key {name} was not taken. "
+                f"{self.LOADING_NOTE}"
+            )
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def _on_case_loading(self, state: SessionState, what: str) -> None:
         self._show_ai(False)  # until this case is on screen and known to be aided
         self.state.set_cine_playing(False)
         self.decision.reset(self.controller.protocol.class_names)
+        self._set_loading(True)
+        self.read_note.hide()
         self.header.setText(self._header_text(state))
-        self.loading_page.setText(what)
+        self._loading_what = what
+        self.loading_page.setText(f"{what}\n\n{self.LOADING_NOTE}")
         self.pages.setCurrentWidget(self.loading_page)
 
     def _on_case_ready(self, state: SessionState) -> None:
@@ -267,12 +325,43 @@ class ReadingWindow(QMainWindow):
         self.state.set_heatmap_on(False)
         self._show_ai(state.ai_allowed)
         self.header.setText(self._header_text(state))
+        self._set_loading(False)
+        self._show_read_note(state)
         self.pages.setCurrentWidget(self.case_page)
         self.pane.viewer.setFocus()
         self._update_progress()
 
+    def _show_read_note(self, state: SessionState) -> None:
+        """Sequential design: the first read is made without AI; the final read starts from
+        the first read's answer, which the reader keeps or changes with the AI on screen."""
+        if state.read == "first":
+            self.read_note.setText("First read, without AI: the AI output comes after you submit.")
+        elif state.read == "final" and state.first_decision:
+            first = state.first_decision
+            self.decision.set_class(first["class_call"])
+            self.decision.set_rating(int(round(first["rating"])))
+            self.read_note.setText(
+                f"Final read, with AI. Your first read: {display_name(first['class_call'])}, "
+                f"confidence {first['rating']:g}. Keep it or change it, then submit."
+            )
+        self.read_note.setVisible(state.read in ("first", "final"))
+
+    def _on_decided(self, _state: SessionState) -> None:
+        self.feedback.hide()  # a practice answer stays up until the next decision
+        self._update_progress()
+
+    def _on_practice_feedback(self, state: SessionState, truth: str, called: str) -> None:
+        verdict = "right" if truth == called else "not the truth"
+        self.feedback.setText(
+            f"Practice case {state.case.case_id}: the truth is {display_name(truth)}. You called "
+            f"{display_name(called)} ({verdict}). Practice decisions are not analysed."
+        )
+        self.feedback.show()
+
     def _on_message(self, kind: str, title: str, text: str) -> None:
         self._show_ai(False)
+        self.loading = False  # a message page: nothing is loading (and nothing to decide)
+        self.read_note.hide()
         self.decision.reset(())
         self.actions_by_name["submit"].setEnabled(False)
         self.header.setText(f"Reader {self.controller.session.reader}")
@@ -299,10 +388,24 @@ class ReadingWindow(QMainWindow):
         d = self.decision
         if self.pages.currentWidget() is not self.case_page or not d.can_submit:
             return
+        problem = contradiction(d.class_call, d.rating, self.controller.protocol.normal_class)
+        if problem and not self._confirm(problem):
+            return  # the reader corrects the class or the confidence first
         d.set_busy(True)
         error = self.controller.submit(d.class_call, d.rating)
         if error:
             d.set_busy(False, error)  # stay on the case with the reader's answer
+
+    def _confirm(self, problem: str) -> bool:
+        """Ask whether a self-contradicting decision is meant (default: No, go back)."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question, "Check your decision",
+            f"{problem}\n\nSubmit it as it is?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self,
+        )  # fmt: skip
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        self.confirm_box = box
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def _choose_class(self, name: str) -> None:
         if self.pages.currentWidget() is self.case_page and not self.decision.busy:

@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractButton, QComboBox, QLabel, QListWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QAbstractButton, QApplication, QComboBox, QLabel, QListWidget
 
 from core.bundle import read_card, seal_bundle
 from core.bundle_seal import seal
@@ -25,6 +25,7 @@ from desktop import model_worker
 from desktop.app import EXIT_USAGE, main
 from desktop.reading.cases import open_reader_session, select_case_images
 from desktop.reading.controller import ReadingController, study_model_factory
+from desktop.reading.start import ReaderStudyDialog
 from desktop.reading.window import ReadingWindow
 from desktop.widgets.panels import TagView
 
@@ -297,9 +298,9 @@ def test_submit_needs_a_class_and_a_rating_records_and_advances(qtbot, study, op
     assert c.state.case.case_id == order[1] and "2 of 5" in win.header.text()
     assert not panel.submit.isEnabled() and panel.spin.value() == -1  # a fresh form
     with qtbot.waitSignal(c.case_ready, timeout=WAIT_MS):
-        decide(qtbot, win, "encephalocele", 35, keyboard=True)  # 3, type 35, Ctrl+Enter
+        decide(qtbot, win, "encephalocele", 65, keyboard=True)  # 3, type 65, Ctrl+Enter
     rows = reads_rows(study)[0]
-    assert (rows[1]["class_call"], rows[1]["rating"]) == ("encephalocele", 35.0)
+    assert (rows[1]["class_call"], rows[1]["rating"]) == ("encephalocele", 65.0)
     assert c.state.case.case_id == order[2]
 
 
@@ -308,7 +309,7 @@ def test_a_refused_submit_keeps_the_case_and_the_answer(qtbot, study, open_windo
     c, panel = win.controller, win.decision_panel
     case = c.state.case.case_id
 
-    def refuse(*_args):
+    def refuse(*_args, **_kwargs):
         raise ReaderStudyError("the disk is full")
 
     monkeypatch.setattr(c.session, "submit", refuse)
@@ -427,25 +428,52 @@ def test_decision_rules_without_widgets():
 
 
 # ----- command line ----------------------------------------------------------------------------
-def test_bad_study_or_reader_exits_2_before_any_window(tmp_path, study, capsys):
+def cancel_start_dialog(seen: list[str]) -> None:
+    """When the reader-study dialog comes up (a start-up error), note its message and cancel."""
+
+    def poll():
+        dialog = next((w for w in QApplication.topLevelWidgets() if isinstance(w, ReaderStudyDialog) and w.isVisible()), None)  # fmt: skip
+        if dialog is None:
+            QTimer.singleShot(20, poll)
+            return
+        seen.append(dialog.error.text())
+        dialog.reject()
+
+    QTimer.singleShot(0, poll)
+
+
+def test_bad_study_or_reader_exits_2_with_the_error_on_stderr_and_in_a_dialog(
+    qtbot, tmp_path, study, capsys
+):
+    seen: list[str] = []
+    cancel_start_dialog(seen)
     assert main(["--study", str(tmp_path / "nope"), "--reader", "R1"]) == EXIT_USAGE
-    assert "no such study folder" in capsys.readouterr().err
+    assert "no such study folder" in capsys.readouterr().err and "no such study folder" in seen[-1]
+    cancel_start_dialog(seen)
     assert main(["--study", str(study), "--reader", "R9"]) == EXIT_USAGE
     err = capsys.readouterr().err
-    assert "'R9' is not enrolled" in err and "Traceback" not in err
+    assert "'R9' is not enrolled" in err and "Traceback" not in err and "'R9'" in seen[-1]
     assert not (study / "reads" / "R9.sqlite").exists()
+    cancel_start_dialog(seen)
     assert main(["--study", str(study)]) == EXIT_USAGE
-    assert "--reader" in capsys.readouterr().err
-    assert main(["--study", str(study), "--reader", "R1", "--demo"]) == EXIT_USAGE
+    assert "--reader" in capsys.readouterr().err and "--reader" in seen[-1]
+    assert (
+        main(["--study", str(study), "--reader", "R1", "--demo"]) == EXIT_USAGE
+    )  # usage: CLI only
     (study / "protocol.json").write_text("{not json")
+    cancel_start_dialog(seen)
     assert main(["--study", str(study), "--reader", "R1"]) == EXIT_USAGE
-    assert "not valid JSON" in capsys.readouterr().err
+    assert "not valid JSON" in capsys.readouterr().err and "not valid JSON" in seen[-1]
+    assert len(seen) == 4
 
 
-def test_missing_data_exits_2(tmp_path, demo_patients, tiny_bundle, capsys):
+def test_missing_data_exits_2(qtbot, tmp_path, demo_patients, tiny_bundle, capsys):
     study = make_study(tmp_path / "s", demo_patients, tiny_bundle, data=tmp_path / "gone.csv")
+    seen: list[str] = []
+    cancel_start_dialog(seen)
     assert main(["--study", str(study), "--reader", "R1"]) == EXIT_USAGE
     assert "data" in capsys.readouterr().err and not (study / "reads" / "R1.sqlite").exists()
+    assert "is missing" in seen[0]
 
 
 def test_help_documents_reading_mode(capsys):
