@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the reading-mode fixtures are imported, then named as test arguments
 """Reading UX (issue 11, item 2): the "Reader study" entry of the main window, start-up errors
 corrected in the dialog, confirming a self-contradicting decision, the loading state, the
 sequential design's final read and practice feedback - offscreen, with the tiny bundle."""
@@ -138,7 +139,7 @@ def test_practice_cases_show_the_truth_after_the_decision(
 
 def test_cnsight_without_a_study_offers_the_reader_study_entry(qtbot, study, monkeypatch):
     """cnsight -> File > Reader study… -> folder and reader -> the reading window."""
-    from desktop.app import _build, _application
+    from desktop.app import _application, _build
     from desktop.settings import AppSettings
 
     _application()
