@@ -32,6 +32,15 @@ TARGET_HEIGHT = 768
 MAX_UPSCALE = 4
 #: Words Tesseract is less sure of than this (0-100) are dropped: speckle read as letters.
 MIN_CONFIDENCE = 40
+#: Word boxes that cannot be text are dropped: lower than ``MIN_WORD_HEIGHT`` px, higher than
+#: ``MAX_WORD_HEIGHT_FRACTION`` of the image, or wider than ``MAX_WIDTH_PER_CHAR`` heights per
+#: character (Tesseract reads a speckle streak or a colour-Doppler blob as "3" 476 px wide).
+MIN_WORD_HEIGHT = 4
+MAX_WORD_HEIGHT_FRACTION = 0.1
+MAX_WIDTH_PER_CHAR = 2.0
+#: ... or higher than this many times the median word height (with three words or more):
+#: a scanner writes in one or two font sizes.
+MAX_HEIGHT_OVER_MEDIAN = 2.5
 #: Mask margin around a found line, as a fraction of the line's height (descenders, accents
 #: and the anti-aliased edge of the glyphs that the word box leaves out).
 BOX_MARGIN_FRACTION = 0.35
@@ -43,6 +52,8 @@ LINE_GAP_HEIGHTS = 2.5
 #: ``MAX_EXTENSION_HEIGHTS`` line heights each way.
 EXTENSION_GAP_HEIGHTS = 1.0
 MAX_EXTENSION_HEIGHTS = 8.0
+#: Inked columns running wider than this many line heights are no glyph: the walk stops.
+MAX_GLYPH_WIDTH_HEIGHTS = 3.0
 #: Tesseract: sparse text, one thread (the app and the CLIs run several images in parallel).
 TESSERACT_CONFIG = "--psm 11 -c tessedit_do_invert=0"
 INSTALL_HINT = "run scripts/install-system-deps.sh (installs the Debian package tesseract-ocr)"
@@ -72,7 +83,16 @@ def ocr_grey(pixels: np.ndarray) -> tuple[np.ndarray, float]:
     return 255 - grey, scale
 
 
-def _words(data: dict, scale: float) -> list[tuple[tuple[int, int, int], Box, str, float]]:
+def _plausible(box: Box, text: str, image_height: int) -> bool:
+    width, height = box[2] - box[0], box[3] - box[1]
+    if not MIN_WORD_HEIGHT <= height <= MAX_WORD_HEIGHT_FRACTION * image_height:
+        return False
+    return width <= MAX_WIDTH_PER_CHAR * height * (len(text) + 1)
+
+
+def _words(
+    data: dict, scale: float, image_height: int
+) -> list[tuple[tuple[int, int, int], Box, str, float]]:
     """(line key, box in image pixels, text, confidence) of each word worth keeping."""
     words = []
     for i, text in enumerate(data["text"]):
@@ -82,7 +102,12 @@ def _words(data: dict, scale: float) -> list[tuple[tuple[int, int, int], Box, st
         x, y, w, h = (data[k][i] / scale for k in ("left", "top", "width", "height"))
         key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
         box = (int(np.floor(x)), int(np.floor(y)), int(np.ceil(x + w)), int(np.ceil(y + h)))
+        if not _plausible(box, text, image_height):
+            continue
         words.append((key, box, text, conf))
+    if len(words) >= 3:
+        median = float(np.median([w[1][3] - w[1][1] for w in words]))
+        words = [w for w in words if w[1][3] - w[1][1] <= MAX_HEIGHT_OVER_MEDIAN * median]
     return words
 
 
@@ -119,21 +144,46 @@ def _extended(grey: np.ndarray, line: TextBox) -> TextBox:
     inside = grey[y0:y1, x0:x1]
     if inside.size == 0:
         return line
-    inked = grey[y0:y1].max(axis=0) >= max(60.0, 0.6 * float(np.percentile(inside, 95)))
+    inked = grey[y0:y1].max(axis=0) >= max(60.0, 0.8 * float(np.percentile(inside, 95)))
     gap, reach = int(np.ceil(EXTENSION_GAP_HEIGHTS * height)), int(MAX_EXTENSION_HEIGHTS * height)
 
-    def walk(start: int, step: int, stop: int) -> int:
-        last, x = start, start
+    def walk(start: int, step: int) -> int:
+        """The last inked column of the text continuing from ``start``, stopping before
+        anything inked wider than a glyph (a bright echo, colour Doppler)."""
+        last = before_run = x = start
+        run = 0
         while 0 <= x + step < grey.shape[1] and abs(x + step - start) <= reach:
             x += step
-            if inked[x]:
-                last = x
-            elif abs(x - last) > gap or x == stop:
-                break
+            if not inked[x]:
+                run = 0
+                if abs(x - last) > gap:
+                    break
+                continue
+            if run == 0:
+                before_run = last
+            run += 1
+            if run > MAX_GLYPH_WIDTH_HEIGHTS * height:
+                return before_run
+            last = x
         return last
 
-    left, right = walk(x0, -1, 0), walk(x1 - 1, 1, grey.shape[1] - 1) + 1
+    left, right = walk(x0, -1), walk(x1 - 1, 1) + 1
     return TextBox((left, y0, right, y1), line.text, line.confidence)
+
+
+def check_ocr() -> str:
+    """Tesseract's version, or ``OcrUnavailable`` saying how to install it (a CLI's first
+    check, before any output is written)."""
+    import pytesseract
+
+    try:
+        return str(pytesseract.get_tesseract_version())
+    except (pytesseract.TesseractNotFoundError, FileNotFoundError, PermissionError) as exc:
+        command = pytesseract.pytesseract.tesseract_cmd
+        raise OcrUnavailable(
+            f"OCR for burned-in text is unavailable: Tesseract ({command}) cannot be run "
+            f"({exc.__class__.__name__}); {INSTALL_HINT}"
+        ) from exc
 
 
 def find_text_boxes(pixels: np.ndarray) -> tuple[TextBox, ...]:
@@ -160,7 +210,7 @@ def find_text_boxes(pixels: np.ndarray) -> tuple[TextBox, ...]:
             f"OCR for burned-in text failed: Tesseract said {exc.message!r}; {INSTALL_HINT}"
         ) from exc
     bright = pixels.max(axis=2) if pixels.ndim == 3 else pixels
-    return tuple(_extended(bright, line) for line in _lines(_words(data, scale)))
+    return tuple(_extended(bright, line) for line in _lines(_words(data, scale, pixels.shape[0])))
 
 
 def grown(box: Box, shape: tuple[int, ...], margin_fraction: float = BOX_MARGIN_FRACTION) -> Box:
