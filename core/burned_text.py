@@ -41,6 +41,8 @@ MAX_WIDTH_PER_CHAR = 2.0
 #: ... or higher than this many times the median word height (with three words or more):
 #: a scanner writes in one or two font sizes.
 MAX_HEIGHT_OVER_MEDIAN = 2.5
+#: Words of one or two letters or digits need this confidence: speckle is read as "Ss", "PE".
+MIN_SHORT_WORD_CONFIDENCE = 60
 #: Mask margin around a found line, as a fraction of the line's height (descenders, accents
 #: and the anti-aliased edge of the glyphs that the word box leaves out).
 BOX_MARGIN_FRACTION = 0.35
@@ -97,7 +99,8 @@ def _words(
     words = []
     for i, text in enumerate(data["text"]):
         text, conf = str(text).strip(), float(data["conf"][i])
-        if conf < MIN_CONFIDENCE or not any(c.isalnum() for c in text):
+        alnum = sum(c.isalnum() for c in text)
+        if conf < MIN_CONFIDENCE or not alnum or (alnum < 3 and conf < MIN_SHORT_WORD_CONFIDENCE):
             continue
         x, y, w, h = (data[k][i] / scale for k in ("left", "top", "width", "height"))
         key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
@@ -145,7 +148,9 @@ def _extended(grey: np.ndarray, line: TextBox) -> TextBox:
     if inside.size == 0:
         return line
     inked = grey[y0:y1].max(axis=0) >= max(60.0, 0.8 * float(np.percentile(inside, 95)))
-    gap, reach = int(np.ceil(EXTENSION_GAP_HEIGHTS * height)), int(MAX_EXTENSION_HEIGHTS * height)
+    gap = int(np.ceil(EXTENSION_GAP_HEIGHTS * height))
+    # At most a few characters more than Tesseract read: speckle would carry it on forever.
+    reach = int(min(MAX_EXTENSION_HEIGHTS, len(line.text) + 2) * height)
 
     def walk(start: int, step: int) -> int:
         """The last inked column of the text continuing from ``start``, stopping before
