@@ -1,7 +1,9 @@
 """De-identification shared by the app, ``cnsight-predict --deidentify`` and
 ``cnsight-eval --deidentify`` (docs/security.md, "Patient data"):
 
-- ``mask_burned_in_text``: black out the text scanners burn into the frame (name, id, date);
+- ``mask_burned_in_text``: black out the text scanners burn into the frame (name, id, date):
+  geometry (``heuristic_text_mask``) plus, when given, the lines OCR found
+  (``core.burned_text``); ``mask_with_ocr`` / ``mask_if_ready`` do both, cached, for the app;
 - ``Pseudonyms``: case and image labels ("case-003", "case-003/image-02") for ids and paths;
 - ``scrub``: an error message with file paths and quoted names taken out.
 """
@@ -10,10 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .burned_text import INSTALL_HINT, TEXT_MASKER, OcrUnavailable, TextMasker, boxes_mask
 from .records import Box, ImageRef
 
 #: Height of the header band always masked (fraction of the height).
@@ -73,8 +77,9 @@ def footer_band_rows(pixels: np.ndarray) -> int:
     return min(bottom, bottom - int(found[0]) + int(np.ceil(h * 0.015)))
 
 
-def mask_burned_in_text(pixels: np.ndarray, region: Box | None) -> np.ndarray:
-    """Mask burned-in text: black outside the ultrasound region and over the header band.
+def heuristic_text_mask(pixels: np.ndarray, region: Box | None) -> np.ndarray:
+    """H x W bool, True where the geometric mask blacks out: outside the ultrasound region
+    and over the header band.
 
     Scanners burn patient name, id and date into the frame around the ultrasound sector; the
     DICOM Sequence of Ultrasound Regions says where the sector is, so everything else goes.
@@ -82,7 +87,8 @@ def mask_burned_in_text(pixels: np.ndarray, region: Box | None) -> np.ndarray:
     in the corners (``header_band_rows``), text lines in the lower corners from the first one
     down (``footer_band_rows``), and the region's first rows too: a region is the
     sector's bounding box, and the descenders of a header line just above it reach into it.
-    Text burned into the sector itself cannot be found from geometry.
+    Text burned into the sector itself cannot be found from geometry: ``core.burned_text``
+    reads it (``mask_burned_in_text(..., text_boxes)``).
     """
     h, w = pixels.shape[:2]
     keep = np.zeros((h, w), dtype=bool)
@@ -97,7 +103,66 @@ def mask_burned_in_text(pixels: np.ndarray, region: Box | None) -> np.ndarray:
     footer = footer_band_rows(kept)
     if footer:
         keep[h - footer :] = False
-    return np.where(keep[..., None] if pixels.ndim == 3 else keep, pixels, 0).astype(pixels.dtype)
+    return ~keep
+
+
+def mask_burned_in_text(
+    pixels: np.ndarray, region: Box | None, text_boxes: Iterable = ()
+) -> np.ndarray:
+    """``pixels`` with burned-in text blacked out: the geometric mask
+    (``heuristic_text_mask``) and, when given, the text lines OCR found
+    (``core.burned_text.TextBox`` or (x0, y0, x1, y1)), each grown by its margin."""
+    masked = heuristic_text_mask(pixels, region)
+    boxes = tuple(text_boxes)
+    if boxes:
+        masked |= boxes_mask(pixels.shape, boxes)
+    return np.where(masked[..., None] if pixels.ndim == 3 else masked, 0, pixels).astype(
+        pixels.dtype
+    )
+
+
+#: What the app says on the image while OCR cannot run (de-identified mode).
+OCR_FALLBACK_WARNING = (
+    "OCR unavailable: only the header and the area outside the ultrasound region are masked; "
+    "text inside the region may be visible. " + INSTALL_HINT[0].upper() + INSTALL_HINT[1:] + "."
+)
+
+
+@dataclass(frozen=True)
+class MaskedPixels:
+    """De-identified pixels and how: ``ocr`` False means the geometric mask only (Tesseract
+    could not run; ``warning`` says so and must be shown)."""
+
+    pixels: np.ndarray
+    ocr: bool
+    warning: str | None = None
+
+
+def mask_with_ocr(
+    pixels: np.ndarray, region: Box | None, masker: TextMasker = TEXT_MASKER
+) -> MaskedPixels:
+    """The de-identified display of one image: geometric mask plus the text OCR finds.
+    Slow the first time for an image (OCR; cached by pixel hash after): call it off the GUI
+    thread. Without Tesseract: the geometric mask and ``OCR_FALLBACK_WARNING``."""
+    try:
+        boxes = masker.boxes(pixels)
+    except OcrUnavailable:
+        return MaskedPixels(mask_burned_in_text(pixels, region), False, OCR_FALLBACK_WARNING)
+    return MaskedPixels(mask_burned_in_text(pixels, region, boxes), True)
+
+
+def mask_if_ready(
+    pixels: np.ndarray, region: Box | None, masker: TextMasker = TEXT_MASKER
+) -> MaskedPixels | None:
+    """``mask_with_ocr``'s answer if it costs nothing now (OCR cached, or known to be
+    unavailable), else None: the caller shows nothing of the image until a worker has run
+    ``mask_with_ocr`` (never the image with only the geometric mask)."""
+    if masker.unavailable is not None:
+        return MaskedPixels(mask_burned_in_text(pixels, region), False, OCR_FALLBACK_WARNING)
+    boxes = masker.known(pixels)
+    if boxes is None:
+        return None
+    return MaskedPixels(mask_burned_in_text(pixels, region, boxes), True)
 
 
 class Pseudonyms:

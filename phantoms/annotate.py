@@ -19,6 +19,21 @@ from phantoms.names import header_person_name
 from phantoms.sites import Site
 
 FONT = cv2.FONT_HERSHEY_PLAIN
+#: What a drawn text says, for de-identification benchmarks: the kinds that identify someone.
+IDENTIFYING_KINDS: tuple[str, ...] = ("institution", "name_id", "date")
+
+
+@dataclass(frozen=True)
+class DrawnText:
+    """One text line burned into the image, where ``cv2.getTextSize`` says it lies: ``box`` is
+    (x0, y0, x1, y1) in pixels, ends exclusive, from the cap line to below the baseline."""
+
+    kind: str  # "institution", "name_id", "date", "ga", "parameter", "caliper"
+    text: str
+    box: tuple[int, int, int, int]
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "text": self.text, "box": list(self.box)}
 
 
 @dataclass(frozen=True)
@@ -47,14 +62,19 @@ def _font_scale(site: Site, height: int) -> float:
     return site.layout.font_scale * height / 256.0
 
 
-def _put(image, text, anchor, site: Site, right: bool = False, level: int | None = None) -> None:
+def _put(
+    image, text, anchor, site: Site, kind: str, right: bool = False, level: int | None = None
+) -> DrawnText:
     height, width = image.shape
     scale = _font_scale(site, height)
-    (text_w, _), _ = cv2.getTextSize(text, FONT, scale, 1)
+    (text_w, text_h), baseline = cv2.getTextSize(text, FONT, scale, 1)
     x = int(round(anchor[0] * width)) - (text_w if right else 0)
     y = int(round(anchor[1] * height))
     value = site.layout.text_level if level is None else level
     cv2.putText(image, text, (x, y), FONT, scale, value, 1, cv2.LINE_AA)
+    # Anti-aliased strokes reach one pixel past the nominal box on each side.
+    box = (max(0, x - 1), max(0, y - text_h - 1), min(width, x + text_w + 1))
+    return DrawnText(kind, text, (*box, min(height, y + baseline + 1)))
 
 
 def header_lines(site: Site, info: HeaderInfo) -> list[str]:
@@ -66,6 +86,11 @@ def header_lines(site: Site, info: HeaderInfo) -> list[str]:
     if n >= 4:
         return [site.hospital, f"{name}  ID {info.patient_id}", f"{date} {info.exam_time}", ga][:n]
     return [site.hospital, f"{name}  ID {info.patient_id}", f"{date} {info.exam_time}  {ga}"][:n]
+
+
+def header_kinds(site: Site) -> list[str]:
+    """What each of ``header_lines`` says (a 3-line header puts the age after the date)."""
+    return ["institution", "name_id", "date", "ga"][: len(site.layout.header)]
 
 
 def parameter_lines(
@@ -82,29 +107,40 @@ def parameter_lines(
     ]
 
 
-def draw_header(image: np.ndarray, site: Site, info: HeaderInfo, params: list[str]) -> None:
-    """Header text and the parameter column, in place."""
+def draw_header(
+    image: np.ndarray, site: Site, info: HeaderInfo, params: list[str]
+) -> list[DrawnText]:
+    """Header text and the parameter column, in place; returns where each line went."""
     layout = site.layout
-    for text, anchor, right in zip(
-        header_lines(site, info), layout.header, layout.header_align_right, strict=False
+    drawn = []
+    for text, kind, anchor, right in zip(
+        header_lines(site, info),
+        header_kinds(site),
+        layout.header,
+        layout.header_align_right,
+        strict=False,
     ):
         centred = anchor[0] == 0.5
         if centred:
             scale = _font_scale(site, image.shape[0])
             (text_w, _), _ = cv2.getTextSize(text, FONT, scale, 1)
             anchor = (anchor[0] - text_w / 2 / image.shape[1], anchor[1])
-        _put(image, text, anchor, site, right=right)
+        drawn.append(_put(image, text, anchor, site, kind, right=right))
     step = 0.05  # line spacing, fraction of the image height
     right = layout.params[0] > 0.5
     for i, text in enumerate(params):
-        _put(
-            image,
-            text,
-            (layout.params[0], layout.params[1] + i * step),
-            site,
-            right=right,
-            level=layout.text_level - 30,
+        drawn.append(
+            _put(
+                image,
+                text,
+                (layout.params[0], layout.params[1] + i * step),
+                site,
+                "parameter",
+                right=right,
+                level=layout.text_level - 30,
+            )
         )
+    return drawn
 
 
 def draw_scanner_marks(image: np.ndarray, site: Site, sector: Sector, focus_mm: float) -> None:
@@ -132,8 +168,9 @@ def draw_scanner_marks(image: np.ndarray, site: Site, sector: Sector, focus_mm: 
         image[top:bottom, width - 10 : width - 4] = ramp
 
 
-def draw_caliper(image: np.ndarray, site: Site, caliper: Caliper) -> None:
-    """Dotted line between two '+' markers and the readout, in place."""
+def draw_caliper(image: np.ndarray, site: Site, caliper: Caliper) -> DrawnText:
+    """Dotted line between two '+' markers and the readout, in place; returns the readout's
+    place."""
     level = 235
     height = image.shape[0]
     arm = max(2, int(round(3 * height / 256)))
@@ -148,4 +185,6 @@ def draw_caliper(image: np.ndarray, site: Site, caliper: Caliper) -> None:
         cv2.line(image, (xi - arm, yi), (xi + arm, yi), level, 1)
         cv2.line(image, (xi, yi - arm), (xi, yi + arm), level, 1)
     readout = f"1 {caliper.name} {caliper.length_mm:.1f}mm"
-    _put(image, readout, site.layout.readout, site, right=site.layout.readout[0] > 0.5)
+    return _put(
+        image, readout, site.layout.readout, site, "caliper", right=site.layout.readout[0] > 0.5
+    )

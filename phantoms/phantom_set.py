@@ -8,6 +8,7 @@ patients are asked for, and PNG and DICOM output of one image hold the same pixe
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from phantoms.annotate import HeaderInfo
-from phantoms.render import DEFAULT_SIZE, check_size, draw_header_info, render_frames
+from phantoms.annotate import DrawnText, HeaderInfo
+from phantoms.render import DEFAULT_SIZE, check_size, draw_header_info, render_frames_and_text
 from phantoms.scene import View, sample_view
 from phantoms.sites import SITE_NAMES, get_site
 from phantoms.traits import (
@@ -32,6 +33,8 @@ log = logging.getLogger(f"cnsight.{__name__}")
 
 FORMATS: tuple[str, ...] = ("png", "dicom", "both")
 MANIFEST_NAME = "manifest.csv"
+#: Beside the manifest: the text lines burned into each file, per frame (docs/phantoms.md).
+TEXT_BOXES_NAME = "text_boxes.json"
 MANIFEST_COLUMNS: tuple[str, ...] = (
     "path",
     "patient_id",
@@ -75,6 +78,7 @@ class RenderedImage:
     patient: PatientPlan
     image: PlannedImage
     frames: tuple[np.ndarray, ...]  # one frame unless rendered as a cine
+    texts: tuple[tuple[DrawnText, ...], ...] = ()  # per frame: the text lines drawn
 
 
 def class_for_patients(n_patients: int, seed: int) -> list[str]:
@@ -141,8 +145,10 @@ def iter_rendered(
         site = get_site(patient.site)
         for image in patient.images:
             n_frames = image.cine_frames if cine else 1
-            frames = render_frames(patient.traits, image.view, site, size, patient.header, n_frames)
-            yield RenderedImage(patient, image, tuple(frames))
+            frames, texts = render_frames_and_text(
+                patient.traits, image.view, site, size, patient.header, n_frames
+            )
+            yield RenderedImage(patient, image, tuple(frames), tuple(map(tuple, texts)))
 
 
 def _check_counts(n_patients: int, seed: int) -> None:
@@ -179,7 +185,7 @@ def generate_phantom_set(
     out_dir = Path(out_dir)
     plans = plan_phantom_set(n_patients, seed, size)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, text_boxes = [], {}
     want_dicom = fmt in ("dicom", "both")
     for rendered in iter_rendered(plans, size, cine=want_dicom):
         patient, image = rendered.patient, rendered.image
@@ -195,10 +201,17 @@ def generate_phantom_set(
             written.append(f"{stem}.dcm")
         for name in written:
             rows.append(_manifest_row(f"{patient.patient_id}/{name}", patient, image))
+            frames = rendered.texts if name.endswith(".dcm") else rendered.texts[:1]
+            text_boxes[f"{patient.patient_id}/{name}"] = [
+                [drawn.as_json() for drawn in frame] for frame in frames
+            ]
         if image.index == len(patient.images):
             log.info("patient %s (%d images) written", patient.patient_id, len(patient.images))
     manifest = out_dir / MANIFEST_NAME
     _write_manifest(manifest, rows)
+    (out_dir / TEXT_BOXES_NAME).write_text(
+        json.dumps({"image_size": list(size), "files": text_boxes}, indent=1), encoding="utf-8"
+    )
     return manifest
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from phantoms.annotate import (
     Caliper,
+    DrawnText,
     HeaderInfo,
     draw_caliper,
     draw_header,
@@ -86,6 +87,19 @@ def render_frames(
     n_frames: int = 1,
 ) -> list[np.ndarray]:
     """Grey uint8 frames (H x W) of one acquisition; more than one frame makes a cine."""
+    return render_frames_and_text(traits, view, site, size, header, n_frames)[0]
+
+
+def render_frames_and_text(
+    traits: Traits,
+    view: View,
+    site: Site,
+    size: tuple[int, int],
+    header: HeaderInfo,
+    n_frames: int = 1,
+) -> tuple[list[np.ndarray], list[list[DrawnText]]]:
+    """``render_frames`` plus, per frame, the text lines drawn and where (the ground truth of
+    the burned-in-text benchmark, bench/burned_text.py)."""
     sector = make_sector(site, size, view.depth_mm)
     grid = beam_grid(sector)
     settings = ScannerSettings(
@@ -97,7 +111,7 @@ def render_frames(
     params = parameter_lines(site, view.depth_mm, settings.gain_db, settings.dynamic_range_db)
     noise_rng = np.random.default_rng(view.noise_seed)
     noise = ScatterNoise.draw(grid.shape, noise_rng)
-    frames = []
+    frames, texts = [], []
     for index in range(n_frames):
         frame_view = moved(view, index)
         if index:
@@ -106,11 +120,12 @@ def render_frames(
         polar = log_compress(envelope(canvas, grid, site, noise, size[1]), settings)
         image = (scan_convert(polar, sector) * 255.0 + 0.5).astype(np.uint8)
         draw_scanner_marks(image, site, sector, focus_mm=frame_view.centre[1])
-        draw_header(image, site, header, params)
+        drawn = draw_header(image, site, header, params)
         if view.calipers:
-            draw_caliper(image, site, _caliper(traits, frame_view, sector))
+            drawn.append(draw_caliper(image, site, _caliper(traits, frame_view, sector)))
         frames.append(image)
-    return frames
+        texts.append(drawn)
+    return frames, texts
 
 
 def render_image(

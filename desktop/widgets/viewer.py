@@ -28,15 +28,19 @@ from core.records import Box, LoadedImage
 from ..rendering import (
     HEATMAP_TRANSPARENT_BELOW,
     apply_brightness_contrast,
-    deidentify_pixels,
     heatmap_layer,
     legend_pixels,
     to_qimage,
 )
+from ..text_masking import text_masking
 from ..viewmodels.viewer import ViewerState
 
 _TEXT = QColor("#e8eaed")
 _SHADOW = QColor(0, 0, 0, 200)
+
+
+#: What the viewer says while OCR looks for burned-in text (de-identified mode).
+FINDING_TEXT = "De-identified mode: finding burned-in text…"
 
 
 class ImageViewer(QWidget):
@@ -64,6 +68,8 @@ class ImageViewer(QWidget):
         self._drag_button = Qt.MouseButton.NoButton
         self.measure_tool = None  # a widgets.measure_tool.MeasureTool, when measuring is offered
         self._tool_owns_mouse = False
+        self.deid_note: str | None = None  # de-identified mode: OCR pending or unavailable
+        text_masking().ocr_done.connect(self._ocr_done)
         state.changed.connect(self.update)
         state.heatmap_changed.connect(self.update)
 
@@ -162,12 +168,14 @@ class ImageViewer(QWidget):
         key = (id(self._image), st.brightness, st.contrast, st.invert, self._deidentified)
         if key != self._base_key:
             pixels = self._image.pixels
-            if self._deidentified:
-                pixels = deidentify_pixels(pixels, self._image.region)
+            if self._deidentified:  # OCR on a worker; nothing of the image until it is done
+                masked = text_masking().masked_or_request(pixels, self._image.region)
+                self.deid_note = FINDING_TEXT if masked is None else masked.warning
+                pixels = np.zeros_like(pixels) if masked is None else masked.pixels
             self._base = to_qimage(
                 apply_brightness_contrast(pixels, st.brightness, st.contrast, st.invert)
             )
-            self._base_key = key
+            self._base_key = None if self.deid_note == FINDING_TEXT else key
         return self._base
 
     def paintEvent(self, _event: QPaintEvent) -> None:
@@ -189,9 +197,26 @@ class ImageViewer(QWidget):
         if self.measure_tool is not None:
             self.measure_tool.paint(p, self.image_transform())
         self._paint_corners(p)
+        if self._deidentified and self.deid_note:
+            self._paint_deid_note(p)
         if self.heatmap_visible:
             self._paint_legend(p)
         p.end()
+
+    def _ocr_done(self) -> None:
+        self._base_key = None
+        self.update()
+
+    def _paint_deid_note(self, p: QPainter) -> None:
+        """Why the image is black (OCR running) or what is not masked (no Tesseract)."""
+        p.save()
+        p.setFont(QFont(self.font().family(), 10, QFont.Weight.Bold))
+        box = QRectF(12, self.height() - 64, self.width() - 24, 52)
+        p.fillRect(box, QColor(0, 0, 0, 190))
+        p.setPen(QColor("#ffb347") if self.deid_note == FINDING_TEXT else QColor("#ff5a5a"))
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        p.drawText(box.adjusted(6, 2, -6, -2), flags, self.deid_note)
+        p.restore()
 
     def _paint_placeholder(self, p: QPainter) -> None:
         p.setPen(QColor("#8a9099"))
