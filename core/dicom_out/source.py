@@ -21,6 +21,14 @@ from ..imaging.detect import classify_file
 from ..imaging.dicom_header import read_dicom_header
 from ..records import ImageRef
 
+#: Type 2 attributes of the Patient and General Study modules: every object CNSight writes
+#: must have them (empty when unknown), and highdicom copies them from the source header, so a
+#: source image that lacks one gets it empty here (the header is CNSight's own copy).
+_TYPE2_PATIENT_STUDY = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+    "ReferringPhysicianName", "StudyID", "AccessionNumber",
+)  # fmt: skip
+
 #: A DICOM UID: digits and dots, at most 64 characters (PS3.5 9.1). The Study Instance UID
 #: names the output folder, so anything else (a path, a traversal) is refused here.
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
@@ -130,4 +138,7 @@ def _header(path: Path) -> Dataset:
             )
         if not valid_uid(value):
             raise DicomOutputError(f"{path}: {what} {value[:80]!r} is not a valid DICOM UID")
+    for keyword in _TYPE2_PATIENT_STUDY:
+        if keyword not in ds:
+            setattr(ds, keyword, None)
     return ds

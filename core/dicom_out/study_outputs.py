@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import highdicom as hd
 from pydicom.dataset import Dataset
 
-from ..errors import DicomOutputError
+from ..errors import CNSightError, DicomOutputError
 from ..heatmap_overlay import FORWARD_CAM
 from ..records import ImageRef, LoadedImage
 from .encapsulated_pdf import build_encapsulated_pdf, check_pdf
@@ -100,23 +100,12 @@ def write_study_outputs(
         from ..imaging import read_image
 
         load_image = read_image
-    objects: list[tuple[str, Dataset]] = [
-        (SR_NAME, build_sr(study, predictions, verdict, card, heatmap_method, hd.UID()))
-    ]
-    sc_series = hd.UID()
-    drivers = [key for key, _p in verdict.drivers]
     try:
-        heatmaps = build_driver_images(
-            study.images, by_key, drivers, verdict.pred_index, card, heatmap_method,
-            load_image, sc_series,
-        )  # fmt: skip
-    except Exception as exc:  # a view that cannot be decoded again: say which, write nothing
-        raise DicomOutputError(f"cannot draw the heatmap of a driving view: {exc}") from exc
-    objects += [(SC_PATTERN.format(i), sc) for i, sc in enumerate(heatmaps, start=1)]
-    if pdf is None:
-        pdf = study_report_pdf(study.first, predictions, verdict, card, created)
-    title = f"CNSight AI report - {verdict.pred if verdict.assessable else 'not assessable'}"
-    objects.append((PDF_NAME, build_encapsulated_pdf(pdf, study, card, title, hd.UID())))
+        objects = _build(
+            study, predictions, by_key, verdict, card, pdf, load_image, heatmap_method, created
+        )
+    except (ValueError, TypeError) as exc:  # highdicom's checks of a source header's values
+        raise DicomOutputError(f"cannot make the DICOM results of this study: {exc}") from exc
     folder = Path(out_dir) / study.study_uid
     written = _write_all(folder, objects)
     keep = {p.name for p in written}
@@ -147,3 +136,24 @@ def _write_all(folder: Path, objects: list[tuple[str, Dataset]]) -> list[Path]:
                 path.unlink()
         raise DicomOutputError(f"cannot write the DICOM results to {folder}: {exc}") from exc
     return written
+
+
+def _build(study, predictions, by_key, verdict, card, pdf, load_image, heatmap_method, created):
+    """(file name, data set) of every object, built in memory."""
+    objects: list[tuple[str, Dataset]] = [
+        (SR_NAME, build_sr(study, predictions, verdict, card, heatmap_method, hd.UID()))
+    ]
+    drivers = [key for key, _p in verdict.drivers]
+    try:
+        heatmaps = build_driver_images(
+            study.images, by_key, drivers, verdict.pred_index, card, heatmap_method,
+            load_image, hd.UID(),
+        )  # fmt: skip
+    except CNSightError as exc:  # a driving view that cannot be decoded again: say which
+        raise DicomOutputError(f"cannot draw the heatmap of a driving view: {exc}") from exc
+    objects += [(SC_PATTERN.format(i), sc) for i, sc in enumerate(heatmaps, start=1)]
+    if pdf is None:
+        pdf = study_report_pdf(study.first, predictions, verdict, card, created)
+    title = f"CNSight AI report - {verdict.pred if verdict.assessable else 'not assessable'}"
+    objects.append((PDF_NAME, build_encapsulated_pdf(pdf, study, card, title, hd.UID())))
+    return objects

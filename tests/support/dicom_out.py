@@ -45,4 +45,6 @@ def dciodvfy_errors(path: Path) -> tuple[list[str], list[str]]:
     """(error lines, warning lines) of dciodvfy on ``path``."""
     run = subprocess.run([DCIODVFY, str(path)], capture_output=True, text=True, timeout=60)
     lines = (run.stdout + run.stderr).splitlines()
-    return [x for x in lines if x.startswith("Error")], [x for x in lines if x.startswith("Warning")]
+    return [x for x in lines if x.startswith("Error")], [
+        x for x in lines if x.startswith("Warning")
+    ]

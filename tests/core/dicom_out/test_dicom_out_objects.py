@@ -42,7 +42,9 @@ def _meaning(item) -> str:
 
 
 def _groups(sr) -> list:
-    return [i for i in _items(sr) if i.ValueType == "CONTAINER" and _meaning(i) == "Measurement Group"]
+    return [
+        i for i in _items(sr) if i.ValueType == "CONTAINER" and _meaning(i) == "Measurement Group"
+    ]
 
 
 def _children(group, meaning: str) -> list:
@@ -126,7 +128,9 @@ def test_sr_carries_the_findings_the_model_identity_and_the_image_references(pre
         else:
             assert sop.ReferencedFrameNumber == pred.ref.frame + 1
         assert _code_value(_children(group, "Finding")[0]) == card.class_names[pred.pred_index]
-        probs = [float(n.MeasuredValueSequence[0].NumericValue) for n in _children(group, "Probability")]
+        probs = [
+            float(n.MeasuredValueSequence[0].NumericValue) for n in _children(group, "Probability")
+        ]
         assert probs == pytest.approx(list(pred.probs))
         assert _code_value(_children(group, "Visual explanation")[0]) == "130402"  # CAM
     frames = [p.ref.frame for p in predicted.predictions if p.ref.frame is not None]
