@@ -45,16 +45,17 @@ def add_dicom_out_argument(p: argparse.ArgumentParser) -> None:
 class StudyDicomWriter:
     """Writes each study's DICOM objects as ``cnsight-predict`` finishes it."""
 
-    def __init__(self, out_dir: Path, card: ModelCard):
-        self.out_dir, self.card = out_dir, card
+    def __init__(self, out_dir: Path):
+        self.out_dir = out_dir
         # highdicom logs every module it copies at INFO: noise in a CLI run's output.
         logging.getLogger("highdicom").setLevel(logging.WARNING)
         self.n_written = self.n_skipped = self.n_refused = 0
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace, card: ModelCard) -> StudyDicomWriter | None:
-        """None without ``--dicom-out``; ValueError (exit 2) for ``--deidentify``: the objects
-        go into the patient's own study and carry the patient module by design."""
+    def from_args(cls, args: argparse.Namespace) -> StudyDicomWriter | None:
+        """None without ``--dicom-out``; ValueError (exit 2, before anything is read or
+        written) for ``--deidentify``: the objects go into the patient's own study and carry
+        the patient module by design."""
         if getattr(args, "dicom_out", None) is None:
             return None
         if args.deidentify:
@@ -62,14 +63,16 @@ class StudyDicomWriter:
                 "--dicom-out writes results into the patient's own DICOM study (with the "
                 "patient's name and ids); it cannot be combined with --deidentify"
             )
-        return cls(args.dicom_out, card)
+        return cls(args.dicom_out)
 
     def study(
         self,
         patient: Patient,
         preds: list[ImagePrediction],
         verdict: PatientPrediction | None,
+        card: ModelCard,
     ) -> None:
+        """Write the study's objects (or say why not); ``card``: the model that predicted."""
         from ..dicom_out import write_study_outputs  # highdicom: only when asked for
 
         who = f"patient {patient.patient_id or '(no id)'}"
@@ -78,7 +81,7 @@ class StudyDicomWriter:
             log.warning("DICOM results for %s skipped: no image of it could be predicted", who)
             return
         try:
-            paths = write_study_outputs(self.out_dir, preds, verdict, self.card)
+            paths = write_study_outputs(self.out_dir, preds, verdict, card)
         except NotADicomStudyError as exc:
             self.n_skipped += 1
             log.warning("DICOM results for %s skipped: %s", who, exc)

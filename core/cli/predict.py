@@ -213,9 +213,9 @@ def run(args: argparse.Namespace) -> int:
     from ..discovery import discover
     from ..predictor import Predictor
 
+    dicom_out = StudyDicomWriter.from_args(args)
     bundle_dir = args.model or demo_model_dir()
     bundle = load_bundle(bundle_dir)
-    dicom_out = StudyDicomWriter.from_args(args, bundle.card)
     class_names = bundle.card.class_names
     heatmap_classes = _heatmap_classes(args.heatmap_class, class_names)
     study = discover([Path(p) for p in args.inputs], class_names=class_names)
@@ -297,7 +297,7 @@ class _PredictJob:
         )
         self.writers.patient_row(patient.patient_id, verdict, self.rule)
         if self.dicom_out is not None:
-            self.dicom_out.study(patient, preds, verdict)
+            self.dicom_out.study(patient, preds, verdict, card)
         return len(preds)
 
     def _predict(self, patient: Patient, loaded: list[LoadedImage], preds: list) -> None:

@@ -250,3 +250,14 @@ def test_writing_again_replaces_the_objects(predicted, tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in second)
     assert len(second) == 3  # SR, one heatmap, PDF
     assert pydicom.dcmread(second[0]).SOPInstanceUID != first_uid
+
+
+def test_the_dicom_outputs_load_without_torch():
+    """The app's GUI side calls write_study_outputs (the contract "desktop never imports
+    torch"): importing it must not load the model stack."""
+    import subprocess
+    import sys
+
+    code = "import sys, core.dicom_out; assert 'torch' not in sys.modules, 'torch imported'"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
