@@ -39,3 +39,14 @@ class CancelledError(CNSightError):
 class ReadsError(CNSightError):
     """Reader-study reads could not be analysed (missing columns, a design that is not fully
     crossed, a case with two truths...). The message says what and where."""
+
+
+class DicomOutputError(CNSightError):
+    """The DICOM result objects of a study (SR, Secondary Capture, Encapsulated PDF) cannot be
+    made or written: the images are not one DICOM study, a header lacks a UID, the PDF given
+    is not a PDF, the folder cannot be written. The message says which and why."""
+
+
+class NotADicomStudyError(DicomOutputError):
+    """The images are not DICOM files (PNG, JPEG...): there is no study to attach results to.
+    A normal outcome for the CLI (the study is skipped with this reason), not a failure."""

@@ -16,20 +16,13 @@ from core import prediction_csv
 from core.aggregation import PatientPrediction
 from core.heatmap_overlay import render_overlay
 from core.records import ImageRef
-from core.taxonomy import display_name
 
 from .deid import PHI_NOTICE
 from .model_worker import ModelInfo
 from .rendering import deidentify_pixels
 from .report_data import ReportData, ReportImage
 from .report_pdf import paint_report
-from .verdict_text import (
-    NOT_ASSESSABLE_TEXT,
-    outside_sentence,
-    patient_figure,
-    plane_text,
-    verdict_details,
-)
+from .verdict_text import outside_sentence, plane_text, verdict_details, verdict_line
 from .viewmodels.cohort import CohortViewModel
 from .viewmodels.groups import patient_key
 
@@ -93,11 +86,7 @@ def snapshot_patient(
         rule=verdict.rule,
         rule_text=verdict.rule_text,
         n_images=verdict.n_images,
-        verdict_text=(
-            f"{display_name(verdict.pred)} — {patient_figure(verdict)}"
-            if verdict.assessable
-            else NOT_ASSESSABLE_TEXT
-        ),
+        verdict_text=verdict_line(verdict),
         verdict_details=verdict_details(verdict),
         drivers=tuple((labels.get(k, k), p) for k, p in verdict.drivers),
         images=tuple(images),

@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from .. import RESEARCH_USE_ONLY
 from ..heatmap_overlay import colormap_legend, render_overlay
-from ..predictor import ImagePrediction
 from ..probability_text import percent
 from ..records import LoadedImage
+
+if TYPE_CHECKING:  # the panel is drawn without torch (the app's DICOM export draws it too)
+    from ..predictor import ImagePrediction
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

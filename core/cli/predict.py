@@ -10,6 +10,8 @@ cannot be read, prepared or predicted costs only itself (a failing batch is pred
 image by image). With ``--deidentify`` no patient id, file name or path is written: patients
 are ``case-NNN``, images ``case-NNN/image-NN``, error messages are scrubbed of paths and
 names, and overlays have the burned-in text masked (docs/security.md, "Patient data").
+``--dicom-out DIR`` also writes every DICOM study's SR, heatmap and PDF objects
+(``core.cli.dicom_out``, docs/dicom-outputs.md).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ..errors import BundleError, CNSightError, DiscoveryError
 from ..isolation import PredictionFailure, failure_reason, predict_batch_isolated
 from ..records import ImageRef, LoadedImage, Patient
 from ..resources import demo_model_dir
+from .dicom_out import StudyDicomWriter, add_dicom_out_argument
 from .overlays import write_overlay
 
 if TYPE_CHECKING:
@@ -89,6 +92,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="write no patient id, file name or path: case and image labels instead, error "
         "messages without paths, overlays with the burned-in text masked",
     )
+    add_dicom_out_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -209,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
     from ..discovery import discover
     from ..predictor import Predictor
 
+    dicom_out = StudyDicomWriter.from_args(args)
     bundle_dir = args.model or demo_model_dir()
     bundle = load_bundle(bundle_dir)
     class_names = bundle.card.class_names
@@ -232,11 +237,12 @@ def run(args: argparse.Namespace) -> int:
             len(study.errors),
         )
         job = _PredictJob(predictor, writers, args, heatmap_classes, total=len(study.images))
+        job.dicom_out = dicom_out
         n_ok = sum(job.patient(p) for p in study.patients)
         job.close()
     n_err = len(study.errors) + job.n_errors
     log.info("%d images predicted, %d not; results in %s", n_ok, n_err, args.out)
-    return 0 if n_ok else 1
+    return dicom_out.exit_code(0 if n_ok else 1) if dicom_out else 0 if n_ok else 1
 
 
 class _PredictJob:
@@ -250,6 +256,7 @@ class _PredictJob:
         self.rule = args.rule or predictor.bundle.card.aggregation
         self.bar = tqdm(total=total, unit="img", disable=args.no_progress, file=sys.stderr)
         self.n_errors = 0
+        self.dicom_out: StudyDicomWriter | None = None
 
     def patient(self, patient: Patient) -> int:
         """Predict one patient's images and write its rows; returns the number predicted."""
@@ -289,6 +296,8 @@ class _PredictJob:
             else None
         )
         self.writers.patient_row(patient.patient_id, verdict, self.rule)
+        if self.dicom_out is not None:
+            self.dicom_out.study(patient, preds, verdict, card)
         return len(preds)
 
     def _predict(self, patient: Patient, loaded: list[LoadedImage], preds: list) -> None:
