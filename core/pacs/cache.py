@@ -167,6 +167,11 @@ class StudyCache:
             shutil.rmtree(folder, ignore_errors=True)
             self._used = max(0, self._used - freed)
 
+    def _account(self, n_bytes: int) -> None:
+        """Count a small file of our own (the marker) without a limit check."""
+        with self._lock:
+            self._used += n_bytes
+
     def _release(self, n_bytes: int) -> None:
         with self._lock:
             self._used = max(0, self._used - n_bytes)
@@ -270,6 +275,7 @@ class StudyWriter:
             tmp = self.folder / f"{MARKER}.part"
             tmp.write_text(json.dumps(marker, indent=2), encoding="utf-8")
             os.replace(tmp, self.folder / MARKER)
+            self.cache._account((self.folder / MARKER).stat().st_size)
             self._done = True
             self.cache._finish(self.study_uid)
         return CachedStudy(

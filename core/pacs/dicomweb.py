@@ -30,10 +30,22 @@ from .nodes import PacsNode
 from .query import RETURN_FIELDS, QueryError, StudyQuery, StudyRecord
 
 
+class _Session(requests.Session):
+    """Sends ``*`` in query strings as itself: dicomweb-client escapes the QIDO-RS wildcard
+    to ``%2A`` (equivalent by RFC 3986, '*' is a sub-delimiter), which some servers (Orthanc's
+    DICOMweb plugin 1.x) then match literally, so ``PatientName=DOE*`` found nothing."""
+
+    def send(self, request, **kwargs):
+        if request.url and "?" in request.url:
+            base, query = request.url.split("?", 1)
+            request.url = f"{base}?{query.replace('%2A', '*')}"
+        return super().send(request, **kwargs)
+
+
 def client(node: PacsNode) -> DICOMwebClient:
     if not node.dicomweb_url:
         raise NodeConfigError(f"PACS node {node.name!r} has no DICOMweb URL")
-    session = requests.Session()
+    session = _Session()
     if node.tls.ca_file:
         session.verify = node.tls.ca_file
     if node.tls.cert_file:
