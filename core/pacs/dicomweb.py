@@ -52,9 +52,11 @@ def client(node: PacsNode) -> DICOMwebClient:
         session.cert = (
             (node.tls.cert_file, node.tls.key_file) if node.tls.key_file else node.tls.cert_file
         )
-    return DICOMwebClient(
-        url=node.dicomweb_url.rstrip("/"), session=session, timeout=node.timeout_s
-    )
+    web = DICOMwebClient(url=node.dicomweb_url.rstrip("/"), session=session, timeout=node.timeout_s)
+    # No silent retries: dicomweb-client retries every failed request up to 5 times with
+    # exponential back-off (30 s for a closed port); the user should hear at once.
+    web.set_http_retry_params(retry=False)
+    return web
 
 
 @contextlib.contextmanager

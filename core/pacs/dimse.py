@@ -149,7 +149,9 @@ def associate(
         evt_handlers=list(evt_handlers or []) or None,
         tls_args=tls_args,
     )
-    if assoc.is_rejected:
+    # A rejection can be read as an abort when the PACS closes the socket right after its
+    # A-ASSOCIATE-RJ; the received primitive still says "rejected".
+    if assoc.is_rejected or getattr(assoc.acceptor.primitive, "result", None) in (0x01, 0x02):
         raise _rejection(node, assoc)
     if not assoc.is_established:
         waited = time.monotonic() - started
@@ -179,6 +181,7 @@ class _Responses:
     def __init__(self, node: PacsNode, what: str, cancel: threading.Event | None = None):
         self.node, self.what, self.cancel = node, what, cancel
         self.last = time.monotonic()
+        self.count = 0  # responses with a status so far
 
     def __call__(self, responses) -> Iterator[tuple[int, Dataset, Dataset | None]]:
         for status, identifier in responses:
@@ -197,6 +200,7 @@ class _Responses:
                     f"{self.node.host}:{self.node.port} was lost (the server stopped or the "
                     "network failed)"
                 )
+            self.count += 1
             yield int(status.Status), status, identifier
 
 
@@ -290,6 +294,9 @@ def _abort_on_cancel(assoc: Association, cancel: threading.Event, done: threadin
     while not done.wait(0.05):
         if cancel.is_set():
             assoc.abort()
+            # pynetdicom's response generator waits on this queue for up to the DIMSE timeout
+            # even after an abort; an empty item wakes it at once (read as "connection ended").
+            assoc.dimse.msg_queue.put((None, None))
             return
 
 
@@ -307,8 +314,9 @@ def _run_retrieve(
     )
     watcher.start()
     counts = {"completed": 0, "failed": 0, "warning": 0}
+    read = _Responses(node, what, receiver.cancel)
     try:
-        for code, status, _identifier in _Responses(node, what, receiver.cancel)(responses):
+        for code, status, _identifier in read(responses):
             for key in counts:
                 value = status.get(f"NumberOf{key.capitalize()}Suboperations")
                 if value is not None:
@@ -329,7 +337,7 @@ def _run_retrieve(
                 )
             if code not in (0x0000, 0xB000) and receiver.error is None:
                 if receiver.writer.n_instances == 0 and code == 0xC000:
-                    break  # the study is gone: reported as StudyNotFound below
+                    break  # nothing sent: _finish tells a vanished study from a failed one
                 raise RetrieveFailed(f"{what}: {node.ae_title} answered {_status_text(code)}")
             break
     except RetrieveCancelled:
@@ -341,6 +349,12 @@ def _run_retrieve(
             raise receiver.error from None
         if receiver.cancel.is_set():
             raise RetrieveCancelled(f"{what}: cancelled") from None
+        if read.count == 0 and receiver.writer.n_instances == 0 and what == "C-MOVE":
+            raise RetrieveFailed(
+                f"C-MOVE: {node.ae_title} ended the association without answering: it does not "
+                f"accept our AE title {node.our_ae_title!r} (register it on the PACS with this "
+                f"computer's address and port {node.our_port}), or it stopped"
+            ) from None
         raise
     finally:
         done.set()
@@ -354,9 +368,18 @@ def _finish(
     node: PacsNode, writer: StudyWriter, counts: dict[str, int], what: str, expected: int | None
 ):
     if writer.n_instances == 0:
-        raise StudyNotFound(
-            f"{what}: {node.ae_title} sent no instance of study {writer.study_uid}: the study "
-            "is no longer on the PACS (deleted or moved since the search)"
+        # The PACS sent nothing: either the study is gone or the PACS could not reach us.
+        study_instance_count(node, writer.study_uid)  # StudyNotFound when it is gone
+        where = (
+            f"our Storage SCP ({node.our_ae_title}, port {node.our_port}): check that the PACS "
+            "has our AE title registered with this computer's address and that port, and that "
+            "no firewall blocks it"
+            if what == "C-MOVE"
+            else "us"
+        )
+        raise RetrieveFailed(
+            f"{what}: {node.ae_title} holds study {writer.study_uid} but sent none of it to "
+            f"{where}; see the PACS's log"
         )
     if counts["failed"]:
         raise RetrieveFailed(
