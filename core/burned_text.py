@@ -191,6 +191,20 @@ def check_ocr() -> str:
         ) from exc
 
 
+def _limit_tesseract_threads(pytesseract) -> None:
+    """Run Tesseract with one OpenMP thread (its own threads fight the app's worker threads for
+    two cores), through the environment of the Tesseract process only.
+
+    Never by setting ``OMP_THREAD_LIMIT`` in this process's ``os.environ``: libgomp reads it
+    when torch loads it, and oneDNN's convolution backward then waits forever at a barrier for
+    a second thread that the limit never starts (a Grad-CAM backward hung for over 7 minutes;
+    tests/core/test_burned_text.py::test_ocr_leaves_this_process_threads_alone). pytesseract
+    passes its module's ``environ`` to every subprocess it starts, so that mapping is replaced
+    by a copy of ours plus the limit, rebuilt per call so later changes (TESSDATA_PREFIX) count.
+    """
+    pytesseract.pytesseract.environ = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+
+
 def find_text_boxes(pixels: np.ndarray) -> tuple[TextBox, ...]:
     """Lines of text Tesseract finds in ``pixels`` (H x W or H x W x 3 uint8), in image pixels.
 
@@ -200,6 +214,7 @@ def find_text_boxes(pixels: np.ndarray) -> tuple[TextBox, ...]:
     import pytesseract  # only here: the heuristic mask works without it
 
     grey, scale = ocr_grey(pixels)
+    _limit_tesseract_threads(pytesseract)
     try:
         data = pytesseract.image_to_data(
             grey, config=TESSERACT_CONFIG, output_type=pytesseract.Output.DICT
@@ -285,6 +300,3 @@ class TextMasker:
 
 #: The one cache the app and the CLIs share in a process.
 TEXT_MASKER = TextMasker()
-
-# Tesseract's own OpenMP threads fight the app's worker threads for two cores: one each.
-os.environ.setdefault("OMP_THREAD_LIMIT", "1")

@@ -3,6 +3,8 @@ boxes, the pydicom OB file, an image without text, the tesseract-missing path.""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytesseract
 import pytest
@@ -137,3 +139,21 @@ def test_mask_if_ready_after_ocr_uses_the_cached_boxes(phantom):
     assert done.ocr and done.warning is None
     ready = mask_if_ready(image, None, masker)
     np.testing.assert_array_equal(ready.pixels, done.pixels)
+
+
+def test_ocr_leaves_this_process_threads_alone(phantom, tmp_path, monkeypatch):
+    """Tesseract runs with one OpenMP thread, set in its own environment only: an
+    OMP_THREAD_LIMIT in this process's environment hangs oneDNN's convolution backward
+    (Grad-CAM) once libgomp has read it."""
+    monkeypatch.delenv("OMP_THREAD_LIMIT", raising=False)
+    seen = tmp_path / "seen.txt"
+    wrapper = tmp_path / "tesseract"
+    wrapper.write_text(
+        f'#!/bin/sh\necho "limit=$OMP_THREAD_LIMIT" > {seen}\n'
+        f'exec {pytesseract.pytesseract.tesseract_cmd} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", str(wrapper))
+    find_text_boxes(phantom.frames[0])
+    assert seen.read_text().strip() == "limit=1"
+    assert "OMP_THREAD_LIMIT" not in os.environ
