@@ -148,3 +148,25 @@ def test_without_a_node_the_browser_says_how_to_add_one(qtbot, runner):
     qtbot.addWidget(browser)
     assert "No PACS node yet: add one with Nodes…" in browser.message.text()
     assert not browser.search_button.isEnabled() and not browser.retrieve_button.isEnabled()
+
+
+def test_the_browser_with_results_as_a_picture(qtbot, browser, tmp_path):
+    """An offscreen grab of the browser after a search and a retrieve, dark theme (what
+    docs/img/pacs_browser.png shows); the picture is not blank and has the table's rows."""
+    import numpy as np
+    from PIL import Image
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.theme import apply_dark_theme
+
+    apply_dark_theme(QApplication.instance())
+    browser.resize(980, 560)
+    _search(qtbot, browser)
+    assert browser.table.rowCount() == 2
+    browser.method.setCurrentIndex(browser.method.findData("get"))
+    browser.retrieve_button.click()
+    qtbot.waitUntil(lambda: bool(browser.opened), timeout=60_000)
+    out = tmp_path / "pacs_browser.png"
+    assert browser.grab().save(str(out))
+    pixels = np.asarray(Image.open(out).convert("L"), dtype=float)
+    assert pixels.shape == (560, 980) and pixels.std() > 10
