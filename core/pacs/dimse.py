@@ -478,12 +478,38 @@ class DicomFile:
 
 @dataclass
 class SendReport:
+    """What a send did (C-STORE or STOW-RS): the files accepted, those refused and why.
+
+    The two protocols end a send the same way, so the report does it: ``stop_if_cancelled``
+    between files, ``raise_if_refused`` after the last."""
+
+    total: int = 0  # files to send
     sent: list[DicomFile] = field(default_factory=list)
     failed: list[tuple[DicomFile, str]] = field(default_factory=list)
 
     @property
     def series_uids(self) -> list[str]:
         return sorted({f.series_uid for f in self.sent})
+
+    @property
+    def done(self) -> int:
+        return len(self.sent) + len(self.failed)
+
+    def stop_if_cancelled(self, cancel: threading.Event | None) -> None:
+        if cancel is not None and cancel.is_set():
+            raise RetrieveCancelled(
+                f"sending cancelled after {len(self.sent)} of {self.total} files"
+            )
+
+    def raise_if_refused(self, receiver: str) -> SendReport:
+        """SendFailed naming (up to five of) the refused files and why; else the report."""
+        if self.failed:
+            lines = "; ".join(f"{f.path.name}: {why}" for f, why in self.failed[:5])
+            raise SendFailed(
+                f"{receiver} refused {len(self.failed)} of {self.total} files "
+                f"({len(self.sent)} stored): {lines}"
+            )
+        return self
 
 
 def store_files(
@@ -493,7 +519,7 @@ def store_files(
     cancel: threading.Event | None = None,
 ) -> SendReport:
     """C-STORE every file; raises SendFailed (after trying them all) when any was refused."""
-    report = SendReport()
+    report = SendReport(total=len(files))
     by_class: dict[str, set[str]] = {}
     for f in files:
         by_class.setdefault(f.sop_class_uid, set()).add(f.transfer_syntax_uid)
@@ -506,10 +532,7 @@ def store_files(
             ae.add_requested_context(uid, syntaxes)
         with associate(node, ae) as assoc:
             for f in (f for f in files if f.sop_class_uid in chunk):
-                if cancel is not None and cancel.is_set():
-                    raise RetrieveCancelled(
-                        f"sending cancelled after {len(report.sent)} of {len(files)} files"
-                    )
+                report.stop_if_cancelled(cancel)
                 try:
                     status = assoc.send_c_store(f.path)
                 except ValueError as exc:  # no accepted context for this SOP class/syntax
@@ -525,11 +548,5 @@ def store_files(
                     report.sent.append(f)
                 else:
                     report.failed.append((f, f"status 0x{code:04X}"))
-                progress(len(report.sent) + len(report.failed), len(files))
-    if report.failed:
-        lines = "; ".join(f"{f.path.name}: {why}" for f, why in report.failed[:5])
-        raise SendFailed(
-            f"{node.ae_title} refused {len(report.failed)} of {len(files)} files "
-            f"({len(report.sent)} stored): {lines}"
-        )
-    return report
+                progress(report.done, report.total)
+    return report.raise_if_refused(node.ae_title)
