@@ -1,23 +1,9 @@
-"""The app's PACS tests run against a real Orthanc (tests/support/orthanc.py) holding the two
-phantom studies; the nodes file and the cache are per test (XDG folders under tmp_path)."""
+"""The app's PACS tests run against a real Orthanc (``orthanc``, tests/conftest.py) holding the
+two phantom studies; the nodes file and the cache are per test (XDG folders under tmp_path)."""
 
 from __future__ import annotations
 
 import pytest
-
-from tests.support.orthanc import phantom_dicom_study, running_orthanc
-
-
-@pytest.fixture(scope="session")
-def phantom_studies(tmp_path_factory):
-    return phantom_dicom_study(tmp_path_factory.mktemp("pacs-phantoms"))
-
-
-@pytest.fixture(scope="module")
-def orthanc(tmp_path_factory, phantom_studies):
-    for server in running_orthanc(tmp_path_factory.mktemp("orthanc")):
-        server.upload(phantom_studies)
-        yield server
 
 
 @pytest.fixture(autouse=True)
