@@ -74,6 +74,8 @@ class PacsBrowser(QDialog):
         self.cache: StudyCache | None = None
         self._cache_key: tuple[Path, int] | None = None
         self._ticket = 0
+        self._busy = False  # a search or a retrieve is running (one at a time)
+        self._config_error = ""  # the nodes file's error, shown until it reads again
         self._cancel: threading.Event | None = None
         self.retrieved: CachedStudy | None = None  # the last study retrieved and opened
         self.relay = ProgressRelay(self)
@@ -159,8 +161,12 @@ class PacsBrowser(QDialog):
         try:
             self.config = load_config(self.nodes_file)
         except CNSightError as exc:
-            self.config = PacsConfig()
-            self.message.show_error(str(exc))
+            self.config, self._config_error = PacsConfig(), str(exc)
+            self.message.show_error(self._config_error)
+        else:
+            if self._config_error and self.message.text() == self._config_error:
+                self.message.show_info("")
+            self._config_error = ""
         self.node.blockSignals(True)
         self.node.clear()
         for n in self.config.nodes:
@@ -229,8 +235,6 @@ class PacsBrowser(QDialog):
             )
 
     # ----- search --------------------------------------------------------------------------
-    _busy = False
-
     def _set_busy(self, busy: bool, retrieving: bool = False) -> None:
         self._busy = busy
         has_node = self.selected_node() is not None

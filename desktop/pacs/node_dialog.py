@@ -53,7 +53,8 @@ class NodeSettingsDialog(QDialog):
         self.setObjectName("pacsNodeDialog")
         self.runner, self.nodes_file = runner, nodes_file
         self.config = PacsConfig()
-        self.read_only = False
+        self.read_only = False  # the nodes file could not be read: never overwrite it
+        self._editing: str | None = None  # the saved node shown in the form (None: a new one)
         self.node_list = QListWidget()
         self.node_list.setObjectName("nodeList")
         self.node_list.setMaximumWidth(200)
@@ -130,7 +131,7 @@ class NodeSettingsDialog(QDialog):
         self.node_list.clear()
         self.node_list.addItems([n.name for n in self.config.nodes])
         self.node_list.blockSignals(False)
-        self._editing: str | None = None
+        self._editing = None
         if select is not None:
             self.node_list.setCurrentRow([n.name for n in self.config.nodes].index(select))
         else:

@@ -170,3 +170,20 @@ def test_the_browser_with_results_as_a_picture(qtbot, browser, tmp_path):
     assert browser.grab().save(str(out))
     pixels = np.asarray(Image.open(out).convert("L"), dtype=float)
     assert pixels.shape == (560, 980) and pixels.std() > 10
+
+
+def test_a_broken_nodes_file_is_shown_until_it_is_fixed(qtbot, runner, orthanc):
+    from core.pacs.nodes import default_nodes_file
+
+    path = default_nodes_file()
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    browser = PacsBrowser(runner, lambda folder: None)
+    qtbot.addWidget(browser)
+    assert browser.message.is_error and "not a readable JSON nodes file" in browser.message.text()
+    assert browser.node.count() == 0 and not browser.search_button.isEnabled()
+    save_config(PacsConfig((orthanc.node(),)))  # fixed (e.g. in PACS > PACS nodes…)
+    browser.reload_nodes()
+    assert not browser.message.is_error and browser.node.count() == 1
+    _search(qtbot, browser)
+    assert browser.table.rowCount() == 2
