@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from core.errors import CNSightError
 from core.pacs import transfer
 from core.pacs.nodes import PacsConfig, PacsNode, load_config
+from core.taxonomy import display_name
 
 from ..background import OpRunner
 from .feedback import MessageLine, error_text
@@ -30,8 +31,8 @@ METHOD_TEXT = {"store": "C-STORE (DIMSE)", "stow": "STOW-RS (DICOMweb)"}
 
 def _summary(results: PatientResults) -> str:
     v = results.verdict
-    finding = v.pred if v.assessable else "not assessable"
-    n_sc = len(v.drivers) if v.assessable else 0
+    finding = display_name(v.pred) if v.assessable else "not assessable"
+    n_sc = len(v.drivers)  # one heatmap image per driving view (none when not assessable)
     return (
         f"Patient {results.label}: a Structured Report (patient finding: {finding}; "
         f"{len(results.predictions)} image findings; model {results.card.name}), "

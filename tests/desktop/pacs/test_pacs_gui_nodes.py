@@ -116,3 +116,20 @@ def test_a_broken_nodes_file_is_shown_and_never_overwritten(qtbot, runner):
     assert dialog.message.is_error and "unknown setting(s) aetitle" in dialog.message.text()
     assert not dialog.save_button.isEnabled()
     assert "aetitle" in path.read_text()
+
+
+def test_tls_settings_are_saved(dialog, orthanc):
+    import certifi  # a real CA bundle file (requests' dependency)
+
+    _fill(dialog.form, orthanc)
+    dialog.form.tls.setChecked(True)
+    dialog.form.ca_file.setText(certifi.where())
+    dialog.form.verify_hostname.setChecked(False)
+    dialog.save_button.click()
+    assert not dialog.message.is_error, dialog.message.text()
+    (node,) = load_config().nodes
+    assert (node.tls.enabled, node.tls.ca_file, node.tls.verify_hostname) == (
+        True, certifi.where(), False,
+    )  # fmt: skip
+    dialog.reload()
+    assert dialog.form.tls.isChecked() and dialog.form.ca_file.text() == certifi.where()
