@@ -92,3 +92,24 @@ def test_send_results_without_a_result_says_so(main_window, saved_node):
     box = main_window.last_message
     assert box.icon() == QMessageBox.Icon.Information
     assert "no study is open" in box.text()
+
+
+def test_nodes_saved_from_the_browser_appear_in_it(qtbot, main_window, orthanc):
+    """Browser > Nodes… opens PACS > PACS nodes…; a node saved there is offered at once."""
+    from PySide6.QtWidgets import QPushButton
+
+    browser = main_window.pacs.show_browser()
+    assert browser.node.count() == 0
+    browser.findChild(QPushButton, "browserNodes").click()
+    dialog = main_window.pacs.node_dialog
+    assert dialog is not None and dialog.isVisible()
+    form = dialog.form
+    form.name.setText("site-pacs")
+    form.ae_title.setText(orthanc.aet)
+    form.host.setText("127.0.0.1")
+    form.port.setValue(orthanc.dicom_port)
+    dialog.save_button.click()
+    assert not dialog.message.is_error, dialog.message.text()
+    assert browser.node.count() == 1 and browser.node.currentData() == "site-pacs"
+    browser.search_button.click()
+    qtbot.waitUntil(lambda: browser.table.rowCount() == 2, timeout=30_000)
