@@ -246,7 +246,7 @@ class MainWindow(QMainWindow):
         """The current patient's PDF, painted off the GUI thread. Without ``impression`` and
         ``path``, the report dialog asks for the impression and the reader's name first."""
         try:
-            data = self._report_data()
+            data = self.report_data()
         except ValueError as exc:
             self.show_message(QMessageBox.Icon.Information, "Report not available", str(exc))
             return None
@@ -266,7 +266,7 @@ class MainWindow(QMainWindow):
             file_ops.export_report(self.session.runner, self.reports, path, data)
         return None
 
-    def _report_data(self):
+    def report_data(self):
         """What the report shows, copied now (raises ValueError when the patient has no result)."""
         # The report's heatmaps are drawn at one fixed opacity, whatever the screen's.
         data = snapshot_patient(self.vm, self.session.model.model, REPORT_OPACITY)

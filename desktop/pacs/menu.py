@@ -67,16 +67,25 @@ class PacsEntry(QObject):
 
         win = self.window
         try:
-            results = results_of_current_patient(win.vm, win.session.model.model)
-        except CNSightError as exc:
+            results = results_of_current_patient(win.vm, win.session.model.model, win.report_data)
+        except (CNSightError, ValueError) as exc:  # ValueError: report_data's "not ready"
             win.show_message(QMessageBox.Icon.Information, "Nothing to send yet", str(exc))
             return None
         if self.send_dialog is not None:
             self.send_dialog.close()
-        self.send_dialog = SendResultsDialog(self.runner, results, self.nodes_file, win)
-        self.send_dialog.sent.connect(win.status.show_message)
+        dialog = SendResultsDialog(
+            self.runner, results, self.nodes_file, win, reader=win.settings.reader_name
+        )
+        dialog.sent.connect(win.status.show_message)
+        dialog.sent.connect(lambda _line: self._remember_reader(dialog.reader.text()))
+        self.send_dialog = dialog
         self.send_dialog.show()
         return self.send_dialog
+
+    def _remember_reader(self, name: str) -> None:
+        """As File > Export report does: the next report offers the same reader's name."""
+        if name.strip():
+            self.window.settings.reader_name = name.strip()
 
     def shutdown(self) -> None:
         """At window close: cancel a retrieve, let running calls end (they have timeouts)."""

@@ -1,5 +1,6 @@
-"""The "Send results to PACS" dialog: what will be sent, to which node and how; the sending
-itself runs in the background and its outcome is shown in the dialog."""
+"""The "Send results to PACS" dialog: what will be sent, to which node and how, and the
+reader's impression and name for the PDF report (as File > Export report asks for them); the
+sending itself runs in the background and its outcome is shown in the dialog."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -37,7 +40,8 @@ def _summary(results: PatientResults) -> str:
         f"Patient {results.label}: a Structured Report (patient finding: {finding}; "
         f"{len(results.predictions)} image findings; model {results.card.name}), "
         f"{n_sc} heatmap image{'s' if n_sc != 1 else ''} of the driving views and the PDF "
-        "report, as new series of the patient's study. Research use only."
+        "report (the one File > Export report writes), as new series of the patient's study. "
+        "Research use only."
     )
 
 
@@ -46,7 +50,7 @@ class SendResultsDialog(QDialog):
 
     def __init__(
         self, runner: OpRunner, results: PatientResults, nodes_file: Path | None = None,
-        parent: QWidget | None = None,
+        parent: QWidget | None = None, reader: str = "",
     ):  # fmt: skip
         super().__init__(parent)
         self.setWindowTitle("CNSight — send results to PACS")
@@ -63,6 +67,15 @@ class SendResultsDialog(QDialog):
         self.method.setObjectName("sendMethod")
         for key in transfer.SEND_METHODS:
             self.method.addItem(METHOD_TEXT[key], key)
+        self.impression = QPlainTextEdit()
+        self.impression.setObjectName("sendImpression")
+        self.impression.setPlaceholderText(
+            "Your impression (printed in the PDF report; the AI result is printed separately)"
+        )
+        self.impression.setMaximumHeight(90)
+        self.reader = QLineEdit(reader)
+        self.reader.setObjectName("sendReader")
+        self.reader.setPlaceholderText("Name printed above the report's signature line")
         self.send_button = QPushButton("Send")
         self.send_button.setObjectName("sendButton")
         self.message = MessageLine("sendMessage")
@@ -72,12 +85,14 @@ class SendResultsDialog(QDialog):
         form = QFormLayout()
         form.addRow("PACS node", self.node)
         form.addRow("Send by", self.method)
+        form.addRow("Impression", self.impression)
+        form.addRow("Reader", self.reader)
         lay = QVBoxLayout(self)
         lay.addWidget(summary)
         lay.addLayout(form)
         lay.addWidget(self.message)
         lay.addWidget(close)
-        self.resize(620, 260)
+        self.resize(620, 380)
         self.send_button.clicked.connect(self.send)
         self.node.currentIndexChanged.connect(lambda _i: self._node_changed())
         try:
@@ -114,7 +129,9 @@ class SendResultsDialog(QDialog):
             return
         self.send_button.setEnabled(False)
         self.message.show_info(f"Building the DICOM results and sending them to {node.name}…")
-        results = self.results
+        results = self.results.signed(
+            self.impression.toPlainText().strip(), self.reader.text().strip()
+        )
         self.runner.run(
             lambda: build_and_send(results, node, method),
             lambda outcome: self._sent(node, outcome),

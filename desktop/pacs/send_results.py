@@ -1,18 +1,23 @@
 """PACS > Send results to PACS…: the open patient's AI results back into its own study.
 
-What is sent is exactly what ``cnsight-predict --dicom-out`` writes for a study
+What is sent is what ``cnsight-predict --dicom-out`` writes for a study
 (``core.dicom_out.write_study_outputs``: the Comprehensive SR, Secondary Capture heatmaps of
 the driving views, the report as Encapsulated PDF), built from the predictions the app shows
-and sent with ``core.pacs.transfer.send`` (C-STORE or STOW-RS). ``results_of_current_patient``
-copies what is needed on the GUI thread; ``build_and_send`` runs on a background thread.
+and sent with ``core.pacs.transfer.send`` (C-STORE or STOW-RS). The one difference: the
+Encapsulated PDF is the app's own report, the PDF File > Export report writes for the patient
+(``desktop.export.write_patient_report`` of the window's ``report_data()``: exam facts,
+measurements, the reader's impression and name, case labels and masked pictures in
+de-identified mode), not the CLI's short report. ``results_of_current_patient`` copies what
+is needed on the GUI thread; ``build_and_send`` paints the PDF and sends on a background
+thread, as the export paints it.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.aggregation import PatientPrediction
@@ -23,7 +28,9 @@ from core.pacs.dimse import SendReport
 from core.pacs.nodes import PacsNode
 from core.records import ImageRef, LoadedImage
 
+from ..export import write_patient_report
 from ..model_worker import ModelInfo
+from ..report_data import ReportData
 from ..viewmodels.cohort import CohortViewModel
 from ..viewmodels.groups import patient_key
 
@@ -37,6 +44,11 @@ class PatientResults:
     verdict: PatientPrediction
     card: object  # core.bundle.ModelCard of the model that predicted (no torch import here)
     images: dict[str, LoadedImage]  # ref.key -> the pixels already loaded (driving views)
+    report: ReportData  # what the exported PDF shows (MainWindow.report_data)
+
+    def signed(self, impression: str, reader: str) -> PatientResults:
+        """The same results with the reader's impression and name printed in the report."""
+        return replace(self, report=replace(self.report, impression=impression, reader=reader))
 
     def load_image(self, ref: ImageRef) -> LoadedImage:
         """A driving view's pixels: from the app's memory, or read again from its file."""
@@ -55,8 +67,11 @@ class SentResults:
     study_uid: str
 
 
-def results_of_current_patient(vm: CohortViewModel, model: ModelInfo | None) -> PatientResults:
-    """The current patient's results (DicomOutputError when there are none to send yet)."""
+def results_of_current_patient(
+    vm: CohortViewModel, model: ModelInfo | None, report_data: Callable[[], ReportData]
+) -> PatientResults:
+    """The current patient's results (DicomOutputError when there are none to send yet).
+    ``report_data``: the window's snapshot for the PDF report, called once there is a result."""
     patient = vm.current_patient
     if patient is None:
         raise DicomOutputError("no study is open: open one (or retrieve it from the PACS) first")
@@ -69,9 +84,8 @@ def results_of_current_patient(vm: CohortViewModel, model: ModelInfo | None) -> 
     predictions = tuple(p for p in (vm.prediction(r) for r in patient.images) if p is not None)
     pixels = vm.pixels(key)
     label = vm.patient_label(vm.patient_index)
-    return PatientResults(
-        label, predictions, verdict, model.card, dict(pixels.images) if pixels else {}
-    )
+    images = dict(pixels.images) if pixels else {}
+    return PatientResults(label, predictions, verdict, model.card, images, report_data())
 
 
 def build_and_send(results: PatientResults, node: PacsNode, method: str) -> SentResults:
@@ -79,9 +93,12 @@ def build_and_send(results: PatientResults, node: PacsNode, method: str) -> Sent
     # highdicom logs every module it copies at INFO: noise in the app's log.
     logging.getLogger("highdicom").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="cnsight-send-") as tmp:
+        # The exported report, painted here as File > Export report paints it (off the GUI
+        # thread); write_study_outputs puts its objects in tmp/<StudyInstanceUID>/.
+        pdf = write_patient_report(Path(tmp) / "report.pdf", results.report).read_bytes()
         paths: Sequence[Path] = write_study_outputs(
             Path(tmp), results.predictions, results.verdict, results.card,
-            load_image=results.load_image,
+            pdf=pdf, load_image=results.load_image,
         )  # fmt: skip
         report = transfer.send(node, list(paths), method)
         return SentResults(tuple(p.name for p in paths), report, paths[0].parent.name)

@@ -33,7 +33,7 @@ def test_the_report_carries_exam_measurements_verdict_model_and_signature(
         win.vm.current_ref, Measurement("HC", ((cx - 30, cy), (cx + 30, cy), (cx, cy + 24)))
     )
     win.state.set_opacity(0.9)  # the screen's setting must not reach the report
-    data = win._report_data()
+    data = win.report_data()
     assert data.opacity == pytest.approx(0.45)
     pages = _export(qtbot, win, tmp_path / "r.pdf", impression="Normal-looking head.",
                     reader="Dr A. Reader")  # fmt: skip

@@ -1,12 +1,15 @@
 """The real main window, all the way: a study opened from the PACS browser is analysed, its
-results are sent back with PACS > Send results to PACS…, and the SR read back from Orthanc
-carries the patient finding the app shows."""
+results are sent back with PACS > Send results to PACS…, the SR read back from Orthanc
+carries the patient finding the app shows and the Encapsulated PDF is the app's own report
+(the one File > Export report writes: the reader's impression, not the CLI's short report)."""
 
 from __future__ import annotations
 
 import io
+import unicodedata
 
 import pydicom
+from pypdf import PdfReader
 from PySide6.QtWidgets import QLabel, QMessageBox
 
 from core.pacs.nodes import PacsConfig, save_config
@@ -23,6 +26,32 @@ def _read_back(orthanc, series_uids) -> dict[str, list[pydicom.Dataset]]:
             ds = pydicom.dcmread(io.BytesIO(raw))
             back.setdefault(str(ds.Modality), []).append(ds)
     return back
+
+
+def _pdf_text(doc: pydicom.Dataset) -> str:
+    data = bytes(doc.EncapsulatedDocument)
+    data = data[: int(doc.get("EncapsulatedDocumentLength", len(data)))]  # even-length pad
+    pages = PdfReader(io.BytesIO(data)).pages
+    text = " ".join(" ".join(page.extract_text().split()) for page in pages)
+    return unicodedata.normalize("NFKC", text)  # the font's "ﬁ" ligature as "fi"
+
+
+def _send(qtbot, win, orthanc, impression: str):
+    """PACS > Send results to PACS… by C-STORE; the objects read back from Orthanc (and
+    deleted there again: the server is shared)."""
+    win.pacs.actions["pacs_send"].trigger()
+    dialog = win.pacs.send_dialog
+    assert isinstance(dialog, SendResultsDialog) and dialog.isVisible()
+    dialog.method.setCurrentIndex(dialog.method.findData("store"))
+    dialog.impression.setPlainText(impression)
+    dialog.reader.setText("Dr Example")
+    dialog.send_button.click()
+    qtbot.waitUntil(lambda: dialog.send_button.isEnabled(), timeout=120_000)
+    assert not dialog.message.is_error, dialog.message.text()
+    back = _read_back(orthanc, dialog.outcome.report.series_uids)
+    for uid in dialog.outcome.report.series_uids:
+        orthanc.rest("DELETE", f"/series/{orthanc.lookup(uid, 'Series')}")
+    return dialog, back
 
 
 def test_open_from_pacs_predict_send_results_and_read_the_sr_back(
@@ -50,29 +79,37 @@ def test_open_from_pacs_predict_send_results_and_read_the_sr_back(
     verdict = win.vm.verdict(patient_key(patient))
     assert verdict is not None
 
-    win.pacs.actions["pacs_send"].trigger()
-    dialog = win.pacs.send_dialog
-    assert isinstance(dialog, SendResultsDialog) and dialog.isVisible()
+    dialog, back = _send(qtbot, win, orthanc, "Midline intact; no cranial defect seen.")
     summary = dialog.findChild(QLabel, "sendSummary").text()
     assert summary.startswith("Patient PH3-0002: a Structured Report (patient finding: ")
-    dialog.method.setCurrentIndex(dialog.method.findData("store"))
-    dialog.send_button.click()
-    qtbot.waitUntil(lambda: dialog.send_button.isEnabled(), timeout=120_000)
-    assert not dialog.message.is_error, dialog.message.text()
     outcome = dialog.outcome
     assert outcome.study_uid == study.study_uid
     assert dialog.message.text().startswith(f"Sent {len(outcome.files)} objects")
     assert "sent to test-orthanc" in win.status.text.text()
+    assert win.settings.reader_name == "Dr Example"  # offered again, as the export does
 
-    back = _read_back(orthanc, outcome.report.series_uids)
     (sr,) = back["SR"]
     assert (sr.StudyInstanceUID, sr.PatientID) == (study.study_uid, "PH3-0002")
     patient_group, *image_groups = sr_groups(sr)
     assert sr_code_value(sr_children(patient_group, "Finding")[0]) == verdict.pred
     assert len(image_groups) == verdict.n_images
     assert len(back["OT"]) == len(verdict.drivers) and len(back["DOC"]) == 1
-    for uid in outcome.report.series_uids:  # leave the shared server as found
-        orthanc.rest("DELETE", f"/series/{orthanc.lookup(uid, 'Series')}")
+    # The Encapsulated PDF is the app's report (title, impression, reader: none of them in
+    # the CLI's short report), showing the patient as the window does.
+    text = _pdf_text(back["DOC"][0])
+    assert "patient report" in text and "study report" not in text
+    assert "Midline intact; no cranial defect seen." in text
+    assert "Reader: Dr Example" in text and "Patient: PH3-0002" in text
+
+    # De-identified display: the PDF names the case, as the exported one does (the DICOM
+    # header still names the patient: the objects go into the patient's own study).
+    win.vm.set_deidentified(True)
+    dialog, back = _send(qtbot, win, orthanc, "Second read.")
+    assert dialog.findChild(QLabel, "sendSummary").text().startswith("Patient Case 1: ")
+    text = _pdf_text(back["DOC"][0])
+    assert "Patient: Case 1 (de-identified)" in text
+    assert "PH3-0002" not in text and "Second read." in text
+    win.vm.set_deidentified(False)
 
     # A PACS that is not there: a clear message in the dialog, the app goes on.
     save_config(PacsConfig((saved_node, orthanc.node(name="dead", port=free_port()))))

@@ -14,6 +14,7 @@ from core.pacs.nodes import PacsConfig, PacsNode, save_config
 from core.records import ImageRef
 from desktop.pacs.send_dialog import SendResultsDialog
 from desktop.pacs.send_results import PatientResults
+from desktop.report_data import ReportData
 from tests.support.gui import fake_prediction
 from tests.support.orthanc import free_port
 
@@ -31,7 +32,12 @@ def png_results(png_study, tiny_bundle) -> PatientResults:
         "P001", probs, [r.key for r in refs], card.class_names, card.aggregation,
         views=[str(r.path) for r in refs],
     )  # fmt: skip
-    return PatientResults("P001", preds, verdict, card, {})
+    report = ReportData(
+        "P001", card.class_names, verdict.pred, verdict.probs, verdict.rule, verdict.rule_text,
+        verdict.n_images, "Normal", "", (), (), card.name, card.weights_sha256, "cpu", False,
+        "2026-01-01T00:00:00",
+    )  # fmt: skip
+    return PatientResults("P001", preds, verdict, card, {}, report)
 
 
 def test_results_of_png_files_are_refused_with_the_reason(qtbot, runner, png_results):
