@@ -53,9 +53,11 @@ from .widgets.status_bar import AnalysisStatus
 from .widgets.tag_browser import TagTree
 from .widgets.thumbnails import ThumbnailStrip
 from .window_actions import (
+    ACTIONS,
     build_actions,
     follow_viewer_state,
     keep_checked,
+    menu_names,
     shortcut_rows,
     viewing_handlers,
 )
@@ -344,7 +346,9 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(app_title(source))
 
     def show_shortcuts(self) -> ShortcutsDialog:
-        dialog = ShortcutsDialog(shortcut_rows(), self)
+        # The window's own table and the PACS menu's, in the order of the menu bar.
+        rows = shortcut_rows(ACTIONS + self.pacs.specs, menu_names(self))
+        dialog = ShortcutsDialog(rows, self)
         dialog.show()
         return dialog
 

@@ -108,8 +108,15 @@ def follow_viewer_state(actions: dict[str, QAction], state: ViewerState) -> None
     state.cine_changed.connect(lambda: keep_checked(actions["cine"], state.cine_playing))
 
 
-def shortcut_rows(specs: tuple[ActionSpec, ...] = ACTIONS) -> list[tuple[str, str]]:
-    """(keys, description) for Help > Shortcuts, in menu order."""
+def shortcut_rows(
+    specs: tuple[ActionSpec, ...] = ACTIONS, menu_order: tuple[str, ...] = ()
+) -> list[tuple[str, str]]:
+    """(keys, description) for Help > Shortcuts, in menu order: the order of ``specs``, or,
+    when ``menu_order`` names the menus (``menu_names`` of a window whose menus come from more
+    than one table, e.g. the PACS menu's), grouped by menu in that order."""
+    if menu_order:
+        rank = {name: i for i, name in enumerate(menu_order)}
+        specs = tuple(sorted(specs, key=lambda s: rank.get(s.menu, len(rank))))  # stable
     return [
         (
             " / ".join(
@@ -120,6 +127,11 @@ def shortcut_rows(specs: tuple[ActionSpec, ...] = ACTIONS) -> list[tuple[str, st
         for s in specs
         if s.keys
     ]
+
+
+def menu_names(window: QMainWindow) -> tuple[str, ...]:
+    """The window's menus as its menu bar shows them, left to right ("&File" -> "File")."""
+    return tuple(a.text().replace("&", "") for a in window.menuBar().actions())
 
 
 def build_actions(

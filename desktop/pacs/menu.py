@@ -15,10 +15,17 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox
 
 from ..background import OpRunner
+from ..window_actions import ActionSpec
 from .browser import PacsBrowser
 from .node_dialog import NodeSettingsDialog
 
 MENU_TEXT = "&PACS"
+#: The menu's actions; Help > Keyboard shortcuts lists their keys from this same table.
+PACS_ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("pacs_browser", "Study browser…", ("Ctrl+Shift+P",), "PACS"),
+    ActionSpec("pacs_send", "Send results to PACS…", (), "PACS"),
+    ActionSpec("pacs_nodes", "PACS nodes…", (), "PACS"),
+)
 
 
 class PacsEntry(QObject):
@@ -30,6 +37,7 @@ class PacsEntry(QObject):
         self.node_dialog: NodeSettingsDialog | None = None
         self.send_dialog = None
         self.actions: dict[str, QAction] = {}
+        self.specs = PACS_ACTIONS
 
     def show_browser(self) -> PacsBrowser:
         if self.browser is None:
@@ -105,19 +113,19 @@ def add_pacs_menu(window: QMainWindow, nodes_file: Path | None = None) -> PacsEn
         menu_bar.addMenu(menu)
     else:
         menu_bar.insertMenu(help_menu, menu)
-    for name, text, keys, handler in (
-        ("pacs_browser", "Study browser…", "Ctrl+Shift+P", entry.show_browser),
-        ("pacs_send", "Send results to PACS…", "", entry.send_results),
-        ("pacs_nodes", "PACS nodes…", "", entry.show_nodes),
-    ):
-        action = QAction(text, window)
-        action.setObjectName(name)
-        if keys:
-            action.setShortcut(QKeySequence(keys))
-        action.triggered.connect(lambda _checked=False, h=handler: h())
+    handlers = {
+        "pacs_browser": entry.show_browser,
+        "pacs_send": entry.send_results,
+        "pacs_nodes": entry.show_nodes,
+    }
+    for spec in entry.specs:
+        action = QAction(spec.text, window)
+        action.setObjectName(spec.name)
+        action.setShortcuts([QKeySequence(k) for k in spec.keys])
+        action.triggered.connect(lambda _checked=False, h=handlers[spec.name]: h())
         window.addAction(action)
         menu.addAction(action)
-        entry.actions[name] = action
+        entry.actions[spec.name] = action
     closing = getattr(window, "closing", None)
     if closing is not None:
         closing.connect(entry.shutdown)

@@ -205,8 +205,16 @@ def test_about_dialog_shows_the_model_card_and_help_lists_shortcuts(qtbot, windo
     assert card.name in text and card.weights_sha256 in text and "Research use only" in text
     assert "Validation metrics" in text and "Device in use" in text
     shortcuts = win.show_shortcuts()
-    keys = {shortcuts.table.item(i, 0).text() for i in range(shortcuts.table.rowCount())}
-    assert {"Z / +", "=", "Space", "H", "C", "I", "PgUp", "PgDown"} <= keys
+    rows = [
+        (shortcuts.table.item(i, 0).text(), shortcuts.table.item(i, 1).text())
+        for i in range(shortcuts.table.rowCount())
+    ]
+    keys = [k for k, _text in rows]
+    assert {"Z / +", "=", "Space", "H", "C", "I", "PgUp", "PgDown"} <= set(keys)
+    # The PACS menu's shortcut too, in menu-bar order: after Model's, before Help's.
+    assert ("Ctrl+Shift+P", "Study browser…") in rows
+    assert keys.index("Ctrl+R") < keys.index("Ctrl+Shift+P") < keys.index("F1")
+    assert win.pacs.actions["pacs_browser"].shortcut().toString() == "Ctrl+Shift+P"
     about.close()
     shortcuts.close()
 
