@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import ssl
 import threading
 from collections.abc import Iterator, Sequence
 
 import pydicom
 import requests
 from dicomweb_client.api import DICOMwebClient
+from requests.adapters import HTTPAdapter
 
 from .cache import StudyWriter
 from .dimse import DicomFile, Progress, SendReport, _no_progress
@@ -24,6 +26,7 @@ from .errors import (
     PacsTimeout,
     RetrieveCancelled,
     StudyNotFound,
+    TlsFailed,
 )
 from .nodes import PacsNode
 from .query import RETURN_FIELDS, QueryError, StudyQuery, StudyRecord
@@ -41,16 +44,30 @@ class _Session(requests.Session):
         return super().send(request, **kwargs)
 
 
+class _TlsAdapter(HTTPAdapter):
+    """HTTPS with the node's own TLS context (``TlsOptions.ssl_context``: its CA file, client
+    certificate and host-name check), the same one its DICOM TLS associations use."""
+
+    def __init__(self, context: ssl.SSLContext):
+        self._context = context
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["ssl_context"] = self._context
+        if not self._context.check_hostname:
+            kwargs["assert_hostname"] = False  # urllib3 would check the name itself
+        return super().init_poolmanager(*args, **kwargs)
+
+
 def client(node: PacsNode) -> DICOMwebClient:
     if not node.dicomweb_url:
         raise NodeConfigError(f"PACS node {node.name!r} has no DICOMweb URL")
     session = _Session()
-    if node.tls.ca_file:
-        session.verify = node.tls.ca_file
-    if node.tls.cert_file:
-        session.cert = (
-            (node.tls.cert_file, node.tls.key_file) if node.tls.key_file else node.tls.cert_file
-        )
+    if node.dicomweb_url.startswith("https://"):
+        session.mount("https://", _TlsAdapter(node.tls.ssl_context()))
+        # requests loads ``verify`` into the context too: the CA file, not certifi's bundle.
+        if node.tls.ca_file:
+            session.verify = node.tls.ca_file
     web = DICOMwebClient(url=node.dicomweb_url.rstrip("/"), session=session, timeout=node.timeout_s)
     # No silent retries: dicomweb-client retries every failed request up to 5 times with
     # exponential back-off (30 s for a closed port); the user should hear at once.
@@ -76,7 +93,7 @@ def http_errors(node: PacsNode, what: str, study_uid: str = "") -> Iterator[None
             ) from exc
         raise PacsError(f"{what}: {url} answered HTTP {code}: {exc}") from exc
     except requests.exceptions.SSLError as exc:
-        raise ConnectionRefused(f"{what}: TLS with {url} failed: {exc}") from exc
+        raise _tls_error(node, what, exc) from exc
     except requests.exceptions.Timeout as exc:
         raise PacsTimeout(f"{what}: {url} did not answer within {node.timeout_s:g} s") from exc
     except requests.exceptions.ConnectionError as exc:
@@ -89,6 +106,43 @@ def http_errors(node: PacsNode, what: str, study_uid: str = "") -> Iterator[None
         raise ConnectionLost(f"{what}: the connection to {url} was lost ({exc})") from exc
     except requests.exceptions.RequestException as exc:
         raise ConnectionLost(f"{what}: {url}: {exc}") from exc
+
+
+def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    """The ssl module's error under requests' and urllib3's wrappers (MaxRetryError.reason,
+    ``__cause__``/``__context__``, args), or None."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        e = todo.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ssl.SSLError):
+            return e
+        todo += [getattr(e, "reason", None), e.__cause__, e.__context__, *e.args]
+    return None
+
+
+def _tls_error(node: PacsNode, what: str, exc: requests.exceptions.SSLError) -> PacsError:
+    """An HTTPS failure as the same typed errors as DICOM TLS (CertificateNotTrusted,
+    TlsFailed), with what to check, instead of urllib3's nested text."""
+    url = node.dicomweb_url
+    cause = _ssl_cause(exc)
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        host = requests.utils.urlparse(url).hostname or url
+        return node.tls.untrusted(f"{what}: {url}", host, cause)
+    reason = (getattr(cause, "reason", None) or str(cause)) if cause else str(exc)
+    # A server that wants a client certificate ends the handshake without saying why (an EOF
+    # or a "certificate required" alert); one that speaks plain HTTP answers garbage.
+    likely = (
+        "the server may require a client certificate, and this node has none set"
+        if not node.tls.cert_file
+        else "the server may not trust our client certificate's CA"
+    )
+    if "WRONG_VERSION_NUMBER" in str(reason).upper() or "record layer" in str(reason):
+        likely = "the server does not speak HTTPS at this address (then the URL is http://…)"
+    return TlsFailed(f"{what}: the TLS handshake with {url} failed ({reason}): {likely}.")
 
 
 def echo(node: PacsNode) -> None:

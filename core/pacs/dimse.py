@@ -35,7 +35,6 @@ from .cache import StudyWriter
 from .errors import (
     AssociationRejected,
     CacheFull,
-    CertificateNotTrusted,
     ConnectionLost,
     ConnectionRefused,
     NodeConfigError,
@@ -73,7 +72,6 @@ _STATUS_TEXT = {
 
 
 #: OpenSSL's verify codes for a certificate that does not name the host we connected to.
-_NAME_MISMATCH = {62, 64}  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
 
 
 def _no_progress(_done: int, _total: int | None) -> None:
@@ -118,18 +116,7 @@ def _check_tls_handshake(node: PacsNode, sock: socket.socket) -> None:
         ):
             pass
     except ssl.SSLCertVerificationError as exc:
-        reason = exc.verify_message or exc.reason or str(exc)
-        if exc.verify_code in _NAME_MISMATCH:
-            raise CertificateNotTrusted(
-                f"{where}: the PACS's TLS certificate was not trusted: it does not name the host "
-                f"{node.host!r} ({reason}). Connect by a name the certificate holds, or turn off "
-                "the host-name check for this node."
-            ) from exc
-        trusted = f"the CA file {node.tls.ca_file}" if node.tls.ca_file else "the system's CAs"
-        raise CertificateNotTrusted(
-            f"{where}: the PACS's TLS certificate was not trusted ({reason}): {trusted} did not "
-            "sign it. Set the node's CA file to the CA that signed the PACS's certificate."
-        ) from exc
+        raise node.tls.untrusted(where, node.host, exc) from exc
     except TimeoutError:
         raise  # _check_reachable reports it
     except (ssl.SSLError, ConnectionError) as exc:  # reset, EOF, "wrong version number"...

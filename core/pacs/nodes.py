@@ -22,7 +22,9 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import NodeConfigError
+from .errors import CertificateNotTrusted, NodeConfigError
+
+_NAME_MISMATCH = {62, 64}  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
 
 NODES_FILE_ENV = "CNSIGHT_PACS_NODES"
 DEFAULT_OUR_AE_TITLE = "CNSIGHT"
@@ -60,6 +62,24 @@ class TlsOptions:
         except (OSError, ssl.SSLError) as exc:
             raise NodeConfigError(f"TLS files could not be loaded: {exc}") from exc
         return context
+
+    def untrusted(
+        self, where: str, host: str, exc: ssl.SSLCertVerificationError
+    ) -> CertificateNotTrusted:
+        """The error for a PACS certificate that failed verification (DICOM TLS and HTTPS
+        alike): a certificate for another host, or one that ``ca_file`` did not sign."""
+        reason = exc.verify_message or exc.reason or str(exc)
+        if exc.verify_code in _NAME_MISMATCH:
+            return CertificateNotTrusted(
+                f"{where}: the PACS's TLS certificate was not trusted: it does not name the host "
+                f"{host!r} ({reason}). Connect by a name the certificate holds, or turn off "
+                "the host-name check for this node."
+            )
+        trusted = f"the CA file {self.ca_file}" if self.ca_file else "the system's CAs"
+        return CertificateNotTrusted(
+            f"{where}: the PACS's TLS certificate was not trusted ({reason}): {trusted} did not "
+            "sign it. Set the node's CA file to the CA that signed the PACS's certificate."
+        )
 
 
 @dataclass(frozen=True)
