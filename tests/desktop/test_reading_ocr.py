@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-import cv2
 import numpy as np
 import pytesseract
 import pytest
-from pydicom.sequence import Sequence
 
 from core.bundle import read_card
 from core.burned_text import TEXT_MASKER
@@ -22,56 +20,31 @@ from core.readerstudy.protocol import create_protocol, save_protocol
 from core.taxonomy import DEFAULT_CLASS_NAMES
 from desktop.rendering import qimage_to_array
 from desktop.widgets.thumbnails import IMAGE_ROLE
-from phantoms.phantom_set import iter_rendered, plan_phantom_set
 from tests.desktop.test_reading_mode import open_window  # noqa: F401 - fixture
-from tests.support.dicom_files import base_dataset, region_item, write_dicom
+from tests.support.burned_names import (
+    NAMES,
+    REGION,
+    name_box,
+    named_frames,
+    shown_patient,
+    write_named_study,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-#: The ultrasound region of the files (x0, y0, x1, y1; the DICOM item is inclusive).
-REGION = (60, 45, 310, 250)
-FONT = cv2.FONT_HERSHEY_SIMPLEX
-#: Where the name is drawn: inside the region, below the header band, in the sector's dark top
-#: (Tesseract reads it there; the geometric mask does not reach it).
-NAME_AT, NAME_SCALE = (150, 75), 0.4
-NAMES = {"P1": "DOE^JANE 0412345", "P2": "ROE^MARY 0598765"}
-
-
-def name_box(name: str) -> tuple[int, int, int, int]:
-    (w, h), baseline = cv2.getTextSize(name, FONT, NAME_SCALE, 1)
-    x, y = NAME_AT
-    return x - 1, y - h - 1, x + w + 1, y + baseline + 1
-
 
 @pytest.fixture(scope="module")
-def named_frames():
-    """A phantom frame per patient with the patient's name and id drawn inside the region."""
-    frame = next(iter_rendered(plan_phantom_set(1, seed=301))).frames[0]
-    frames = {}
-    for patient, name in NAMES.items():
-        image = frame.copy()
-        cv2.putText(image, name, NAME_AT, FONT, NAME_SCALE, 255, 1, cv2.LINE_AA)
-        frames[patient] = image
-    return frames
+def frames():
+    return named_frames()
 
 
 @pytest.fixture
-def ocr_study(tmp_path, named_frames, tiny_bundle):
+def ocr_study(tmp_path, frames, tiny_bundle):
     """A sequential study (the first read of every case is unaided: no model is loaded) of
     the two named DICOM files."""
-    data = tmp_path / "data"
-    data.mkdir()
-    rows = ["path,patient_id,label"]
-    for patient, image in named_frames.items():
-        ds = base_dataset(patient_id=patient)
-        x0, y0, x1, y1 = REGION
-        ds.SequenceOfUltrasoundRegions = Sequence([region_item(x0, y0, x1 - 1, y1 - 1)])
-        write_dicom(data / f"{patient}.dcm", image, ds=ds)
-        rows.append(f"{patient}.dcm,{patient},{'normal' if patient == 'P1' else 'anencephaly'}")
-    (data / "manifest.csv").write_text("\n".join(rows) + "\n")
-    patients = discover([data / "manifest.csv"]).patients
+    manifest = write_named_study(tmp_path / "data", frames)
     protocol = create_protocol(
-        patients, data=str(data / "manifest.csv"), readers=["R1"], design="sequential",
+        discover([manifest]).patients, data=str(manifest), readers=["R1"], design="sequential",
         class_names=DEFAULT_CLASS_NAMES, washout_days=0.0,
         model={"path": str(tiny_bundle), "weights_sha256": read_card(tiny_bundle).weights_sha256},
     )  # fmt: skip
@@ -86,17 +59,10 @@ def shown_pixels(win) -> np.ndarray:
     return qimage_to_array(viewer._base_image())
 
 
-def shown_case(win, named_frames) -> str:
-    pixels = win.vm.current_image.pixels
-    return next(p for p, f in named_frames.items() if np.array_equal(pixels[..., 0], f))
-
-
-def test_a_name_inside_the_region_is_masked_in_the_reading_window(
-    ocr_study, named_frames, open_window
-):
+def test_a_name_inside_the_region_is_masked_in_the_reading_window(ocr_study, frames, open_window):
     win = open_window(ocr_study, "R1")  # waits for case_ready: OCR ran while it loaded
     assert win.vm.deidentified and win.vm.current_image.region == REGION
-    patient = shown_case(win, named_frames)
+    patient = shown_patient(win.vm.current_image.pixels, frames)
     x0, y0, x1, y1 = name_box(NAMES[patient])
     raw = win.vm.current_image.pixels
     assert (raw[y0:y1, x0:x1] > 200).any()  # the name is there in the decoded pixels
@@ -117,7 +83,7 @@ def test_a_name_inside_the_region_is_masked_in_the_reading_window(
 
 
 def test_without_tesseract_the_reading_window_shows_the_geometric_mask_and_warns(
-    ocr_study, named_frames, open_window, monkeypatch
+    ocr_study, frames, open_window, monkeypatch
 ):
     monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
     # A fresh cache (restored after the test): earlier tests' OCR answers would hide the fault.
