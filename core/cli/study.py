@@ -237,6 +237,8 @@ def run_size(args: argparse.Namespace) -> int:
         raise CNSightError(f"--readers {args.readers!r}: comma-separated numbers") from None
     if any(r < 2 for r in counts) or (args.cases is not None and args.cases < 2):
         raise CNSightError("a study needs at least 2 readers and 2 cases")
+    if not args.pilot.is_file():
+        raise CNSightError(f"{args.pilot}: no such file (an analysis.json or a reads CSV)")
     if args.pilot.suffix == ".json":
         try:
             d = json.loads(args.pilot.read_text(encoding="utf-8"))
