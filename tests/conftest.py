@@ -2,10 +2,14 @@
 aborts the process on a machine without a display."""
 
 import os
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Exported inference graphs (core.inference.export_cache) go to one folder per test session,
+# never to the user's cache; tests that share a bundle share its export.
+os.environ.setdefault("CNSIGHT_CACHE_DIR", tempfile.mkdtemp(prefix="cnsight-test-cache-"))
 
 import pytest  # noqa: E402
 
