@@ -20,13 +20,18 @@ from .bundle import ModelBundle
 from .domain import ASSESSABLE, INVALID_OUTPUT, DomainCheck, check_image, out_of_distribution
 from .errors import CancelledError
 from .heatmaps import cams_from_features, compute_cam
-from .inference import DEFAULT_BACKEND, make_backend
+from .inference import make_backend
 from .inference.outputs import ForwardOutputs
 from .model import pick_device
 from .preprocess import prepare
 from .records import Box, ImageRef, LoadedImage
 
 log = logging.getLogger(f"cnsight.{__name__}")
+
+#: The library default stays torch eager until cnsight-predict, cnsight-eval and the app pass
+#: ``core.inference.DEFAULT_BACKEND`` (auto) themselves: an ONNX export costs seconds once per
+#: new weights, and every test bundle would pay it (docs/performance.md).
+LIBRARY_DEFAULT_BACKEND = "torch"
 
 #: progress(done, total) is called after each batch; cancelled() is polled between batches.
 ProgressFn = Callable[[int, int], None]
@@ -63,7 +68,7 @@ class Predictor:
         bundle: ModelBundle,
         device: str = "auto",
         batch_size: int = 16,
-        backend: str = DEFAULT_BACKEND,
+        backend: str = LIBRARY_DEFAULT_BACKEND,
     ):
         self.bundle = bundle
         self.device = pick_device(device)
