@@ -17,34 +17,28 @@ from __future__ import annotations
 
 import logging
 
+from .names import (
+    AUTO,
+    BACKENDS,
+    DEFAULT_BACKEND,
+    FP32_TOLERANCE,
+    add_backend_argument,
+    check_backend_name,
+)
+
+__all__ = [
+    "AUTO", "BACKENDS", "DEFAULT_BACKEND", "FP32_TOLERANCE", "add_backend_argument",
+    "check_backend_name", "make_backend",
+]  # fmt: skip
+
 log = logging.getLogger(f"cnsight.{__name__}")
-
-AUTO = "auto"
-#: name -> what it is (the CLI's help and the app's settings menu).
-BACKENDS: dict[str, str] = {
-    AUTO: "the fastest that agrees with torch (measured: ONNX Runtime on the CPU)",
-    "torch": "torch eager, fp32 (the reference)",
-    "torch-channels-last": "torch, channels_last memory layout, fp32",
-    "onnxruntime": "ONNX Runtime, fp32 (CPU)",
-    "torch-bf16": "torch bf16 autocast (CPUs with AVX512-BF16/AMX, or a GPU); not exact",
-    "onnxruntime-int8": "ONNX Runtime, int8 static quantisation (CPU); not exact",
-}
-DEFAULT_BACKEND = AUTO
-#: fp32 backends agree with torch eager within these (tests and ``python -m bench``).
-FP32_TOLERANCE = {"probs_atol": 1e-4, "ood_score_rtol": 1e-3, "cam_correlation": 0.99}
-
-
-def check_backend_name(name: str) -> str:
-    if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}: choose from {', '.join(BACKENDS)}")
-    return name
 
 
 def make_backend(name: str, bundle, device):
     """The backend ``name`` for ``bundle`` on ``device`` (a torch.device). ``auto`` falls back
     to torch channels_last when ONNX Runtime cannot run here, with a warning saying why; an
     explicitly named backend that cannot run raises ``BackendUnavailable``."""
-    from .base import BackendUnavailable
+    from ..errors import BackendUnavailable
 
     check_backend_name(name)
     if name == AUTO:

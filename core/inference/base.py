@@ -6,13 +6,10 @@ from abc import ABC, abstractmethod
 
 import torch
 
-from ..errors import CNSightError
+from ..errors import BackendUnavailable
 from .outputs import ForwardOutputs
 
-
-class BackendUnavailable(CNSightError):
-    """A backend that cannot run here (its package missing, the CPU lacking an instruction
-    set, the wrong device); the message says why and what to use instead."""
+__all__ = ["Backend", "BackendUnavailable"]
 
 
 class Backend(ABC):
