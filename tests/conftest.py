@@ -28,6 +28,15 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory):
     """A small untrained ResNet34 bundle (input 64 px) for fast tests; seeded, so deterministic."""
+    from core.bundle import load_bundle
+    from core.inference.onnx_runtime import ensure_export
+    from core.inference.outputs import MultiOutputNet
     from tests.support.models import make_bundle
 
-    return make_bundle(tmp_path_factory.mktemp("bundle") / "tiny", crop=64, resize=72)
+    path = make_bundle(tmp_path_factory.mktemp("bundle") / "tiny", crop=64, resize=72)
+    # Its ONNX graph exported once here (into this session's CNSIGHT_CACHE_DIR), as `auto`
+    # (the CLIs' and the app's default) would on first use: the app's model thread then only
+    # opens it, within the GUI tests' waits, however loaded the machine is.
+    bundle = load_bundle(path)
+    ensure_export(bundle, MultiOutputNet(bundle.model), bundle.card.preprocessing.crop)
+    return path
