@@ -40,7 +40,7 @@ from ..isolation import PredictionFailure, failure_reason, predict_batch_isolate
 from ..records import ImageRef, LoadedImage, Patient
 from ..resources import demo_model_dir
 from .dicom_out import StudyDicomWriter, add_dicom_out_argument
-from .overlays import write_overlay
+from .overlays import OVERLAY_FORMATS, write_overlay
 
 if TYPE_CHECKING:
     from ..predictor import ImagePrediction
@@ -76,6 +76,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         default="pred",
         help="class whose map is drawn: 'pred' (each image's predicted class, default), "
         "'all', or a class name",
+    )
+    p.add_argument(
+        "--heatmap-format",
+        default="png",
+        choices=list(OVERLAY_FORMATS),
+        help="overlay files: png (lossless, default) or jpg (quality 90: faster, smaller)",
     )
     p.add_argument(
         "--device",
@@ -357,7 +363,7 @@ class _PredictJob:
         try:
             write_overlay(
                 self.args.out / "heatmaps", folder, image, pred, names, self.heatmap_classes,
-                stem=stem,
+                stem=stem, fmt=self.args.heatmap_format,
             )  # fmt: skip
         except (OSError, ValueError) as exc:  # a full disk, an unwritable folder
             log.warning("%s", self.writers.message(f"heatmap not written: {exc}"))

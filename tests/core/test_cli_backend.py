@@ -84,3 +84,16 @@ def test_uncalibrated_int8_is_refused(tiny_bundle, pngs, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no int8 graph calibrated" in err and "Traceback" not in err
     assert not (tmp_path / "o" / "run.json").exists()
+
+
+def test_jpeg_overlays_only_for_the_class_asked_for(tiny_bundle, pngs, tmp_path):
+    import cv2
+
+    out = tmp_path / "jpg"
+    extra = ["--backend", "torch", "--heatmaps", "--heatmap-format", "jpg"]
+    assert _predict(tiny_bundle, pngs, out, *extra, "--heatmap-class", "normal") == 0
+    written = sorted((out / "heatmaps").rglob("*"))
+    files = [p for p in written if p.is_file()]
+    assert len(files) == 3 and all(p.name.endswith("_normal.jpg") for p in files)
+    panel = cv2.imread(str(files[0]))
+    assert panel is not None and panel.shape[0] == 80 + 44 and panel.shape[1] == 2 * 96 + 4
