@@ -183,12 +183,22 @@ def check_ocr() -> str:
 
     try:
         return str(pytesseract.get_tesseract_version())
-    except (pytesseract.TesseractNotFoundError, FileNotFoundError, PermissionError) as exc:
-        command = pytesseract.pytesseract.tesseract_cmd
-        raise OcrUnavailable(
-            f"OCR for burned-in text is unavailable: Tesseract ({command}) cannot be run "
-            f"({exc.__class__.__name__}); {INSTALL_HINT}"
-        ) from exc
+    except _not_runnable(pytesseract) as exc:
+        raise _unavailable(pytesseract, exc) from exc
+
+
+def _not_runnable(pytesseract) -> tuple[type[Exception], ...]:
+    """What pytesseract raises when the Tesseract binary is missing or cannot be executed."""
+    return pytesseract.TesseractNotFoundError, FileNotFoundError, PermissionError
+
+
+def _unavailable(pytesseract, exc: Exception) -> OcrUnavailable:
+    """The error for a Tesseract that cannot run: names the binary and how to install it."""
+    return OcrUnavailable(
+        f"OCR for burned-in text is unavailable: Tesseract "
+        f"({pytesseract.pytesseract.tesseract_cmd}) cannot be run ({exc.__class__.__name__}); "
+        f"{INSTALL_HINT}"
+    )
 
 
 def _limit_tesseract_threads(pytesseract) -> None:
@@ -219,12 +229,8 @@ def find_text_boxes(pixels: np.ndarray) -> tuple[TextBox, ...]:
         data = pytesseract.image_to_data(
             grey, config=TESSERACT_CONFIG, output_type=pytesseract.Output.DICT
         )
-    except (pytesseract.TesseractNotFoundError, FileNotFoundError, PermissionError) as exc:
-        command = pytesseract.pytesseract.tesseract_cmd
-        raise OcrUnavailable(
-            f"OCR for burned-in text is unavailable: Tesseract ({command}) cannot be run "
-            f"({exc.__class__.__name__}); {INSTALL_HINT}"
-        ) from exc
+    except _not_runnable(pytesseract) as exc:
+        raise _unavailable(pytesseract, exc) from exc
     except pytesseract.TesseractError as exc:
         raise OcrUnavailable(
             f"OCR for burned-in text failed: Tesseract said {exc.message!r}; {INSTALL_HINT}"

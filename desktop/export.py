@@ -4,16 +4,22 @@ predictions CSVs (same columns as ``cnsight-predict``'s images.csv / patients.cs
 ``snapshot_patient`` copies what a report needs on the GUI thread; ``write_patient_report``
 then runs off the GUI thread (painting on a QPdfWriter is allowed outside the GUI thread).
 In de-identified mode the report names the case ("Case 3"), not the patient, leaves file
-names out and masks the burned-in header band of every picture.
+names out and masks the burned-in text of every picture: the geometric mask when the data is
+copied, then, in the worker, the text lines OCR finds inside the region
+(``mask_report_text``; without Tesseract the report is refused, never written half-masked).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from core import prediction_csv
 from core.aggregation import PatientPrediction
+from core.burned_text import TEXT_MASKER, OcrUnavailable, TextMasker, boxes_mask
 from core.heatmap_overlay import render_overlay
 from core.records import ImageRef
 
@@ -65,17 +71,20 @@ def snapshot_patient(
     for ref in _report_refs(vm, key, verdict):
         image, pred = vm.loaded_image(ref), vm.prediction(ref)
         pixels = deidentify_pixels(image.pixels, image.region) if vm.deidentified else image.pixels
+        text_source = image.pixels if vm.deidentified else None  # OCR'd in the worker
         if pred.assessable:
             overlay = render_overlay(
                 pixels, pred.cams[pred.pred_index], pred.input_box, opacity=opacity
             )
             item = ReportImage(
-                vm.image_label(ref), pixels, overlay, pred.probs, "", plane_text(pred)
-            )
+                vm.image_label(ref), pixels, overlay, pred.probs, "", plane_text(pred),
+                text_source=text_source,
+            )  # fmt: skip
         else:
             item = ReportImage(
-                vm.image_label(ref), pixels, None, pred.probs, outside_sentence(pred.check)
-            )
+                vm.image_label(ref), pixels, None, pred.probs, outside_sentence(pred.check),
+                text_source=text_source,
+            )  # fmt: skip
         images.append(item)
     labels = {r.key: vm.image_label(r) for r in patient.images}
     return ReportData(
@@ -99,7 +108,41 @@ def snapshot_patient(
     )
 
 
+def _blacked(pixels: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+    return np.where(hidden[..., None] if pixels.ndim == 3 else hidden, 0, pixels).astype(
+        pixels.dtype
+    )
+
+
+def mask_report_text(data: ReportData, masker: TextMasker = TEXT_MASKER) -> ReportData:
+    """``data`` with the text lines OCR finds (``core.burned_text``) blacked out of every
+    de-identified picture and its heatmap (the heatmap is drawn over the picture, so the same
+    pixels go). Slow for images OCR has not seen yet (the viewer's results are cached by pixel
+    hash): call it off the GUI thread. Raises ``OcrUnavailable`` when Tesseract cannot run."""
+    images = []
+    for item in data.images:
+        if item.text_source is not None:
+            hidden = boxes_mask(item.pixels.shape, masker.boxes(item.text_source))
+            overlay = None if item.overlay is None else _blacked(item.overlay, hidden)
+            item = replace(
+                item, pixels=_blacked(item.pixels, hidden), overlay=overlay, text_source=None
+            )
+        images.append(item)
+    return replace(data, images=tuple(images))
+
+
 def write_patient_report(path: Path, data: ReportData) -> Path:
+    """Paint the PDF (off the GUI thread); a de-identified report is masked with OCR first,
+    and without Tesseract not written at all (a de-identified file must not carry the text
+    inside the region that only OCR can find)."""
+    if data.deidentified:
+        try:
+            data = mask_report_text(data)
+        except OcrUnavailable as exc:
+            raise OcrUnavailable(
+                f"the de-identified report was not written: {exc}. Turn de-identification off "
+                "to write a report that carries the patient's data."
+            ) from exc
     return paint_report(Path(path), data)
 
 

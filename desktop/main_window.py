@@ -36,6 +36,7 @@ from .file_dialogs import ask_model_bundle, ask_save_path, ask_study_files, ask_
 from .identity import app_icon, app_title
 from .measurement_export import report_measurements
 from .model_worker import ModelInfo
+from .pacs.menu import add_pacs_menu
 from .pipeline import AnalysisPipeline
 from .reading.start import add_reader_study_entry
 from .recent_menu import fill_recent_menu
@@ -93,6 +94,8 @@ class MainWindow(QMainWindow):
         self.actions_by_name = build_actions(self, self._handlers())
         # File > Reader study…: read a reader study's cases (desktop/reading/start.py)
         self.actions_by_name["reader_study"] = add_reader_study_entry(self, settings.device)
+        # PACS > Study browser…, Send results to PACS…, PACS nodes… (desktop/pacs/menu.py)
+        self.pacs = add_pacs_menu(self)
         self._fill_recent_menu()
         self._connect()
         self._restore_settings()

@@ -15,11 +15,14 @@ import numpy as np
 @dataclass(frozen=True)
 class ReportImage:
     label: str
-    pixels: np.ndarray  # already masked in de-identified mode
+    pixels: np.ndarray  # de-identified mode: masked (geometry here, OCR in the worker)
     overlay: np.ndarray | None  # heatmap of the predicted class; None: not assessable
     probs: np.ndarray
     outside: str = ""  # why the model cannot assess this image ("" when it can)
     plane: str = ""  # e.g. "Plane: trans-thalamic (92%)"
+    #: De-identified mode: the decoded pixels, for OCR in the export worker to find the text
+    #: burned in inside the region (``export.mask_report_text``); never painted, dropped there.
+    text_source: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -40,3 +40,22 @@ def tiny_bundle(tmp_path_factory):
     bundle = load_bundle(path)
     ensure_export(bundle, MultiOutputNet(bundle.model), bundle.card.preprocessing.crop)
     return path
+
+
+@pytest.fixture(scope="session")
+def phantom_studies(tmp_path_factory):
+    """Two tiny DICOM phantom patients, one study each (8 and 7 instances), for the PACS tests."""
+    from tests.support.orthanc import phantom_dicom_study
+
+    return phantom_dicom_study(tmp_path_factory.mktemp("pacs-phantoms"))
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory, phantom_studies):
+    """A real Orthanc (tests/support/orthanc.py) with the phantom studies stored, one per module
+    (tests/core/pacs, tests/desktop/pacs); skips when the Orthanc binary is absent."""
+    from tests.support.orthanc import running_orthanc
+
+    for server in running_orthanc(tmp_path_factory.mktemp("orthanc")):
+        server.upload(phantom_studies)
+        yield server

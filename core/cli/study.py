@@ -237,6 +237,8 @@ def run_size(args: argparse.Namespace) -> int:
         raise CNSightError(f"--readers {args.readers!r}: comma-separated numbers") from None
     if any(r < 2 for r in counts) or (args.cases is not None and args.cases < 2):
         raise CNSightError("a study needs at least 2 readers and 2 cases")
+    if not args.pilot.is_file():
+        raise CNSightError(f"{args.pilot}: no such file (an analysis.json or a reads CSV)")
     if args.pilot.suffix == ".json":
         try:
             d = json.loads(args.pilot.read_text(encoding="utf-8"))
@@ -324,10 +326,18 @@ def run_create(args: argparse.Namespace) -> int:
     if burned:
         log.warning(
             "%d of %d cases have text burned into their pixels (DICOM Burned In Annotation = YES); "
-            "the reading window masks the header band and the area outside the ultrasound region, "
-            "but text inside the region stays readable - de-identify the pixels if readers could "
-            "recognise cases by it",
+            "the reading window masks the header band, the area outside the ultrasound region and "
+            "the text OCR finds inside it, but OCR misses some - run cnsight-anonymise on the data "
+            "first if readers could recognise cases by it",
             len(burned), len(study.patients),
+        )  # fmt: skip
+    normal = sum(c.truth == protocol.normal_class for c in protocol.cases)
+    if min(normal, len(protocol.cases) - normal) < 2:  # what export and analyze refuse
+        log.warning(
+            "the %d study cases hold %d normal and %d abnormal: the ROC analysis (export, "
+            "analyze) needs at least 2 of each - add cases%s before the readers start",
+            len(protocol.cases), normal, len(protocol.cases) - normal,
+            " or draw fewer practice cases" if protocol.practice_cases else "",
         )  # fmt: skip
     path = save_protocol(protocol, args.study, args.coordinator)
     log.info(

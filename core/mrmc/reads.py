@@ -1,17 +1,20 @@
-"""Long-format reads (``reader,treatment,case,truth,rating``, as MRMCaov, RJafroc and iMRMC read
-them) -> a fully crossed ratings array, with every way the input can be wrong named."""
+"""Long-format reads (``reader,treatment,case,truth,rating``, the layout MRMCaov reads) -> a
+fully crossed ratings array, with every way the input can be wrong named."""
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from core.errors import ReadsError
+
+T = TypeVar("T")
 
 COLUMNS: tuple[str, ...] = ("reader", "treatment", "case", "truth", "rating")
 _POSITIVE = {"1", "1.0", "true", "yes", "abnormal", "positive"}
@@ -160,8 +163,10 @@ def _check_design(treatments, readers, cases, truth_of, rating_of, source: str) 
         )
 
 
-def load_reads(path: str | Path) -> Reads:
-    """Read a long-format CSV with columns reader,treatment,case,truth,rating (others ignored)."""
+def read_reads_csv(path: str | Path, parse: Callable[..., T]) -> T:
+    """``parse(rows, source=...)`` of a long-format reads CSV whose header has at least
+    ``COLUMNS`` (names lower-cased and stripped; a UTF-8 BOM is fine), or ReadsError saying
+    why the file cannot be read."""
     path = Path(path)
     if not path.is_file():
         raise ReadsError(f"{path}: no such file")
@@ -175,8 +180,13 @@ def load_reads(path: str | Path) -> Reads:
                     f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}"
                 )
             reader.fieldnames = header
-            return reads_from_rows(list(reader), source=str(path))
+            return parse(list(reader), source=str(path))
     except UnicodeDecodeError:
         raise ReadsError(f"{path}: not a UTF-8 text CSV") from None
     except csv.Error as e:
         raise ReadsError(f"{path}: not a readable CSV ({e})") from None
+
+
+def load_reads(path: str | Path) -> Reads:
+    """Read a long-format CSV with columns reader,treatment,case,truth,rating (others ignored)."""
+    return read_reads_csv(path, reads_from_rows)

@@ -8,7 +8,6 @@ the ROC analysis, and each analysis that lacks its columns says so in the report
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ReadsError
-from core.mrmc.reads import COLUMNS, Reads, reads_from_rows
+from core.mrmc.reads import Reads, read_reads_csv, reads_from_rows
 
 
 @dataclass(frozen=True)
@@ -127,21 +126,4 @@ def _subset(reads: Reads, treatments: list[int]) -> Reads:
 def load_study_reads(path: str | Path) -> StudyReads:
     """Read an exported reads CSV (columns reader,treatment,case,truth,rating required; the
     others used when present)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ReadsError(f"{path}: no such file")
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            header = [h.strip().lower() for h in reader.fieldnames or []]
-            missing = [c for c in COLUMNS if c not in header]
-            if missing:
-                raise ReadsError(
-                    f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}"
-                )
-            reader.fieldnames = header
-            return study_reads_from_rows(list(reader), source=str(path))
-    except UnicodeDecodeError:
-        raise ReadsError(f"{path}: not a UTF-8 text CSV") from None
-    except csv.Error as e:
-        raise ReadsError(f"{path}: not a readable CSV ({e})") from None
+    return read_reads_csv(path, study_reads_from_rows)

@@ -224,26 +224,19 @@ def _second_read_section(s: StudyAnalysis) -> list[str]:
     ]
 
 
+def _bullets(title: str, items: list[str]) -> list[str]:
+    """A titled list of sentences (no section at all when there are none)."""
+    if not items:
+        return []
+    return [
+        f"<h2>{title}</h2><ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
+    ]
+
+
 def write_study_report(path: Path, study: StudyAnalysis, source: str = "") -> None:
     labels = SEQUENTIAL_LABELS if study.design == "sequential" else None
-    warnings = (
-        [
-            "<h2>Warnings</h2><ul>"
-            + "".join(f"<li>{html.escape(w)}</li>" for w in study.warnings)
-            + "</ul>"
-        ]  # fmt: skip
-        if study.warnings
-        else []
-    )
-    skipped = (
-        [
-            "<h2>Not analysed</h2><ul>"
-            + "".join(f"<li>{html.escape(w)}</li>" for w in study.skipped)
-            + "</ul>"
-        ]  # fmt: skip
-        if study.skipped
-        else []
-    )
+    warnings = _bullets("Warnings", study.warnings)
+    skipped = _bullets("Not analysed", study.skipped)
     design = f" ({html.escape(study.design)} design)" if study.design else ""
     sections = [
         f"<h1>Reader study: analysis{design}</h1>",

@@ -23,7 +23,6 @@ from .errors import (
     PacsError,
     PacsTimeout,
     RetrieveCancelled,
-    SendFailed,
     StudyNotFound,
 )
 from .nodes import PacsNode
@@ -147,14 +146,13 @@ def store_files(
     cancel: threading.Event | None = None,
 ) -> SendReport:
     """STOW-RS the files, one request per study; raises SendFailed when any was refused."""
-    report = SendReport()
+    report = SendReport(total=len(files))
     by_study: dict[str, list[DicomFile]] = {}
     for f in files:
         by_study.setdefault(f.study_uid, []).append(f)
     web = client(node)
     for study_uid, group in by_study.items():
-        if cancel is not None and cancel.is_set():
-            raise RetrieveCancelled(f"sending cancelled after {len(report.sent)} of {len(files)}")
+        report.stop_if_cancelled(cancel)
         datasets = [pydicom.dcmread(f.path) for f in group]
         with http_errors(node, "STOW-RS"):
             response = web.store_instances(datasets, study_instance_uid=study_uid)
@@ -167,10 +165,5 @@ def store_files(
                 report.failed.append((f, "refused by STOW-RS"))
             else:
                 report.sent.append(f)
-        progress(len(report.sent) + len(report.failed), len(files))
-    if report.failed:
-        names = ", ".join(f.path.name for f, _ in report.failed[:5])
-        raise SendFailed(
-            f"{node.dicomweb_url} refused {len(report.failed)} of {len(files)} files: {names}"
-        )
-    return report
+        progress(report.done, report.total)
+    return report.raise_if_refused(node.dicomweb_url)

@@ -1,8 +1,10 @@
 """DIMSE with pynetdicom: C-ECHO, study-level C-FIND, C-MOVE (to our own Storage SCP), C-GET,
 C-STORE. Every failure becomes one of ``core.pacs.errors`` with a plain message.
 
-Why a TCP connect before each association: pynetdicom reports a closed port, an unknown host
-and a hung server all as "aborted"; trying the socket first tells the user which it is.
+Why a TCP connect (and, with TLS, a TLS handshake) before each association: pynetdicom reports
+a closed port, an unknown host, a hung server and every TLS failure (an untrusted certificate,
+a port without TLS) all as "aborted", and logs the reason; trying the socket first tells the
+user which it is.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -32,6 +35,7 @@ from .cache import StudyWriter
 from .errors import (
     AssociationRejected,
     CacheFull,
+    CertificateNotTrusted,
     ConnectionLost,
     ConnectionRefused,
     NodeConfigError,
@@ -41,6 +45,7 @@ from .errors import (
     RetrieveFailed,
     SendFailed,
     StudyNotFound,
+    TlsFailed,
     WrongAETitle,
 )
 from .nodes import PacsNode
@@ -67,6 +72,10 @@ _STATUS_TEXT = {
 }
 
 
+#: OpenSSL's verify codes for a certificate that does not name the host we connected to.
+_NAME_MISMATCH = {62, 64}  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+
+
 def _no_progress(_done: int, _total: int | None) -> None:
     pass
 
@@ -79,8 +88,9 @@ def _check_reachable(node: PacsNode) -> None:
             f"PACS node {node.name!r} has no DICOM address (AE title and host are needed)"
         )
     try:
-        with socket.create_connection((node.host, node.port), timeout=node.timeout_s):
-            pass
+        with socket.create_connection((node.host, node.port), timeout=node.timeout_s) as sock:
+            if node.tls.enabled:
+                _check_tls_handshake(node, sock)
     except TimeoutError as exc:
         raise PacsTimeout(
             f"{node.host}:{node.port} did not answer within {node.timeout_s:g} s "
@@ -92,6 +102,40 @@ def _check_reachable(node: PacsNode) -> None:
         raise ConnectionRefused(
             f"nothing accepts connections at {node.host}:{node.port} ({exc.strerror or exc}): "
             "check the host and port, and that the PACS is running"
+        ) from exc
+
+
+def _check_tls_handshake(node: PacsNode, sock: socket.socket) -> None:
+    """Raise CertificateNotTrusted / TlsFailed when a TLS handshake on ``sock`` fails.
+
+    Only what the handshake shows from our side: a PACS that refuses *our* certificate says so
+    after it (TLS 1.3), which ``associate`` reports as a closed connection with a hint."""
+    context = node.tls.ssl_context()
+    where = f"{node.host}:{node.port}"
+    try:
+        with context.wrap_socket(
+            sock, server_hostname=node.host if node.tls.verify_hostname else None
+        ):
+            pass
+    except ssl.SSLCertVerificationError as exc:
+        reason = exc.verify_message or exc.reason or str(exc)
+        if exc.verify_code in _NAME_MISMATCH:
+            raise CertificateNotTrusted(
+                f"{where}: the PACS's TLS certificate was not trusted: it does not name the host "
+                f"{node.host!r} ({reason}). Connect by a name the certificate holds, or turn off "
+                "the host-name check for this node."
+            ) from exc
+        trusted = f"the CA file {node.tls.ca_file}" if node.tls.ca_file else "the system's CAs"
+        raise CertificateNotTrusted(
+            f"{where}: the PACS's TLS certificate was not trusted ({reason}): {trusted} did not "
+            "sign it. Set the node's CA file to the CA that signed the PACS's certificate."
+        ) from exc
+    except TimeoutError:
+        raise  # _check_reachable reports it
+    except (ssl.SSLError, ConnectionError) as exc:  # reset, EOF, "wrong version number"...
+        raise TlsFailed(
+            f"{where}: the TLS handshake failed ({getattr(exc, 'reason', None) or exc}): this "
+            "port may not use DICOM TLS. Check the PACS's TLS port, or turn TLS off for this node."
         ) from exc
 
 
@@ -160,7 +204,12 @@ def associate(
                 f"{node.ae_title} at {node.host}:{node.port} accepted the connection but did "
                 f"not answer the association request within {node.timeout_s:g} s"
             )
-        hint = " (is TLS set the same on both sides?)" if node.tls.enabled else ""
+        if not node.tls.enabled:
+            hint = " (does the PACS require DICOM TLS?)"
+        elif node.tls.cert_file:
+            hint = " (does the PACS trust our client certificate's CA?)"
+        else:
+            hint = " (does the PACS require a client certificate? none is set for this node)"
         raise ConnectionLost(
             f"{node.ae_title} at {node.host}:{node.port} closed the connection during "
             f"association{hint}; or it accepts none of the proposed services"
@@ -478,12 +527,38 @@ class DicomFile:
 
 @dataclass
 class SendReport:
+    """What a send did (C-STORE or STOW-RS): the files accepted, those refused and why.
+
+    The two protocols end a send the same way, so the report does it: ``stop_if_cancelled``
+    between files, ``raise_if_refused`` after the last."""
+
+    total: int = 0  # files to send
     sent: list[DicomFile] = field(default_factory=list)
     failed: list[tuple[DicomFile, str]] = field(default_factory=list)
 
     @property
     def series_uids(self) -> list[str]:
         return sorted({f.series_uid for f in self.sent})
+
+    @property
+    def done(self) -> int:
+        return len(self.sent) + len(self.failed)
+
+    def stop_if_cancelled(self, cancel: threading.Event | None) -> None:
+        if cancel is not None and cancel.is_set():
+            raise RetrieveCancelled(
+                f"sending cancelled after {len(self.sent)} of {self.total} files"
+            )
+
+    def raise_if_refused(self, receiver: str) -> SendReport:
+        """SendFailed naming (up to five of) the refused files and why; else the report."""
+        if self.failed:
+            lines = "; ".join(f"{f.path.name}: {why}" for f, why in self.failed[:5])
+            raise SendFailed(
+                f"{receiver} refused {len(self.failed)} of {self.total} files "
+                f"({len(self.sent)} stored): {lines}"
+            )
+        return self
 
 
 def store_files(
@@ -493,7 +568,7 @@ def store_files(
     cancel: threading.Event | None = None,
 ) -> SendReport:
     """C-STORE every file; raises SendFailed (after trying them all) when any was refused."""
-    report = SendReport()
+    report = SendReport(total=len(files))
     by_class: dict[str, set[str]] = {}
     for f in files:
         by_class.setdefault(f.sop_class_uid, set()).add(f.transfer_syntax_uid)
@@ -506,10 +581,7 @@ def store_files(
             ae.add_requested_context(uid, syntaxes)
         with associate(node, ae) as assoc:
             for f in (f for f in files if f.sop_class_uid in chunk):
-                if cancel is not None and cancel.is_set():
-                    raise RetrieveCancelled(
-                        f"sending cancelled after {len(report.sent)} of {len(files)} files"
-                    )
+                report.stop_if_cancelled(cancel)
                 try:
                     status = assoc.send_c_store(f.path)
                 except ValueError as exc:  # no accepted context for this SOP class/syntax
@@ -525,11 +597,5 @@ def store_files(
                     report.sent.append(f)
                 else:
                     report.failed.append((f, f"status 0x{code:04X}"))
-                progress(len(report.sent) + len(report.failed), len(files))
-    if report.failed:
-        lines = "; ".join(f"{f.path.name}: {why}" for f, why in report.failed[:5])
-        raise SendFailed(
-            f"{node.ae_title} refused {len(report.failed)} of {len(files)} files "
-            f"({len(report.sent)} stored): {lines}"
-        )
-    return report
+                progress(report.done, report.total)
+    return report.raise_if_refused(node.ae_title)

@@ -34,6 +34,14 @@ class WrongAETitle(AssociationRejected):
     """The PACS rejected an AE title: its own (called) or ours (calling)."""
 
 
+class TlsFailed(PacsError):
+    """The DICOM TLS handshake failed: the port does not speak TLS, or the two sides disagree."""
+
+
+class CertificateNotTrusted(TlsFailed):
+    """The PACS's TLS certificate is not signed by the CA we trust, or does not name its host."""
+
+
 class PacsTimeout(PacsError):
     """The PACS did not answer in time (connection, association, or a DIMSE/HTTP reply)."""
 

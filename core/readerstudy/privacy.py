@@ -1,10 +1,11 @@
 """Which cases may show identifying text in their pixels.
 
-The app's de-identified display masks the header band and everything outside the DICOM
-ultrasound region, but text burned in *inside* that region stays readable - and in a reader
-study readers could recognise a case across the washout by it. DICOM says whether pixels carry
-annotations: (0028,0301) Burned In Annotation. ``cnsight-study create`` warns about those cases,
-so the coordinator can de-identify the pixels first.
+The app's de-identified display masks the header band, everything outside the DICOM
+ultrasound region and the text OCR finds inside it (docs/deidentification.md), but OCR misses
+some text - and in a reader study readers could recognise a case across the washout by it.
+DICOM says whether pixels carry annotations: (0028,0301) Burned In Annotation.
+``cnsight-study create`` warns about those cases, so the coordinator can run
+``cnsight-anonymise`` on the data first.
 """
 
 from __future__ import annotations

@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from core.deidentify import mask_with_ocr
 from core.errors import CNSightError, ReaderStudyError
 from core.readerstudy import ReaderSession
 from core.readerstudy.protocol import CaseSpec, Protocol, image_token, load_protocol, relative_key
-from core.records import Cohort, ImageRef, Patient
-from desktop.loading import DiscoverFn, default_discover
+from core.records import Cohort, ImageRef, LoadedImage, Patient
+from desktop.loading import DiscoverFn, ReadImageFn, default_discover, default_read_image
 
 log = logging.getLogger(f"cnsight.{__name__}")
 
@@ -106,6 +107,20 @@ def anonymous_cohort(case: CaseSpec, refs: Sequence[ImageRef]) -> Cohort:
         replace(r, patient_id=case.case_id, study_uid="", label=None, site=None) for r in refs
     )
     return Cohort(source=case.case_id, patients=(Patient(case.case_id, images),))
+
+
+def read_masked_image(ref: ImageRef, read_image: ReadImageFn = default_read_image) -> LoadedImage:
+    """A case's image, read, with its burned-in text found now (OCR, about a second per new
+    image). The pipeline calls this on its pool thread while the case is prepared, so every
+    image of the case is masked with OCR the moment it is on screen (the viewer's
+    ``masked_or_request`` finds the boxes cached by pixel hash in
+    ``core.burned_text.TEXT_MASKER``): no image waits black for OCR while the reader reads,
+    and the reading clock, started when the case is shown, never counts OCR. Without Tesseract
+    the viewer shows the geometric mask and ``OCR_FALLBACK_WARNING`` on the image. The pixels
+    stay unmasked here: the model sees the same pixels as in the main window."""
+    image = read_image(ref)
+    mask_with_ocr(image.pixels, image.region)
+    return image
 
 
 class CaseSource:

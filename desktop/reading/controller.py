@@ -13,9 +13,10 @@ named by the case id. Blinding is enforced here, in three layers:
 3. the window does not build the AI widgets' visibility from data but from the treatment
    (see window.py), and the view-model of an unaided case never receives a prediction.
 
-The case goes on screen (``case_ready``) when its pixels are decoded and, in an aided read, its
-AI results are there too, so reading time (from ``mark_shown``) measures the same thing in both
-treatments and never includes loading the model.
+The case goes on screen (``case_ready``) when its pixels are decoded and their burned-in text
+found (OCR on the pool thread, ``cases.read_masked_image``) and, in an aided read, its AI results
+are there too, so reading time (from ``mark_shown``) measures the same thing in both
+treatments and never includes loading the model or OCR.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from ..background import OpRunner
 from ..model_worker import ModelService, PredictorFactory, verified_predictor_factory
 from ..pipeline import AnalysisPipeline
 from ..viewmodels.cohort import CohortViewModel, PatientStatus
-from .cases import CaseSource, CaseUnavailable, model_path
+from .cases import CaseSource, CaseUnavailable, model_path, read_masked_image
 
 log = logging.getLogger(f"cnsight.{__name__}")
 
@@ -140,8 +141,9 @@ class ReadingController(QObject):
             predictor_factory or study_model_factory(self.protocol.model or {})
         )
         self.pipeline = AnalysisPipeline(
-            self.vm, self.model_service, OpRunner(), discover=self._discover
-        )
+            self.vm, self.model_service, OpRunner(), discover=self._discover,
+            read_image=read_masked_image,
+        )  # fmt: skip
         self.pipeline.set_analysis_allowed(False)  # closed until an aided case opens it
         self.state: SessionState | None = None
         self.shown_at: float | None = None  # time.monotonic() of mark_shown
@@ -196,8 +198,11 @@ class ReadingController(QObject):
             self._open_ai()
         else:
             self._close_ai()
-        what = "Loading the AI model…" if state.ai_allowed and not self._model_ready() else ""
-        self.case_loading.emit(state, what or f"Preparing case {state.case.case_id}…")
+        if state.ai_allowed and not self._model_ready():
+            what = "Loading the AI model…"
+        else:
+            what = f"Preparing case {state.case.case_id}: reading it, finding burned-in text…"
+        self.case_loading.emit(state, what)
         self.pipeline.open([state.case.case_id])
 
     def retry(self) -> None:

@@ -132,6 +132,10 @@ class ResultsPanel(QWidget):
         self.show_anyway.clicked.connect(self._reveal)
         self.verdict_title = QLabel("—")
         self.verdict_title.setObjectName("verdictTitle")
+        # Wrapped, not one line: in the verdict's large font a long class name with its score
+        # ("Encephalocele / meningocele  score 0.98") was wider than the dock, so the panel
+        # grew past it and every bar's percentage was clipped at the right edge.
+        self.verdict_title.setWordWrap(True)
         self.verdict_rule = QLabel()
         self.verdict_rule.setWordWrap(True)
         self.verdict_rule.setObjectName("muted")

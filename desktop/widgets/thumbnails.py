@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QStyleOptionViewItem,
 )
 
+from core.burned_text import TEXT_MASKER, grown
 from core.domain import REASONS
 
 from .. import theme
@@ -35,10 +36,17 @@ DETAIL_ROLE = Qt.ItemDataRole.UserRole + 3
 
 
 def deidentified_thumbnail(thumb: np.ndarray, image) -> np.ndarray:
-    """The thumbnail masked like the full image (region scaled to the thumbnail's size)."""
+    """The thumbnail masked like the full image: the region and, when OCR has already run for
+    the image (cached, free to ask; the reading mode runs it while a case loads), the text
+    lines it found, scaled to the thumbnail's size (outward, so no glyph edge stays)."""
     scale = thumb.shape[1] / image.pixels.shape[1]
     region = None if image.region is None else tuple(int(round(v * scale)) for v in image.region)
-    return deidentify_pixels(thumb, region)
+    found = TEXT_MASKER.known(image.pixels) or ()
+    boxes = [
+        (int(x0 * scale), int(y0 * scale), int(np.ceil(x1 * scale)), int(np.ceil(y1 * scale)))
+        for x0, y0, x1, y1 in (grown(b.box, image.pixels.shape) for b in found)
+    ]
+    return deidentify_pixels(thumb, region, boxes)
 
 
 def prediction_text(vm: CohortViewModel, group) -> tuple[str, str]:

@@ -269,6 +269,7 @@ def test_cnsight_study_create_status_verify_export(tmp_path, capsys, caplog, tin
     ]
     assert main([*args, "--model", str(tiny_bundle)]) == 0
     assert "5 of 5 cases have text burned into their pixels" in caplog.text  # the phantoms do
+    assert "hold 1 normal and 4 abnormal" in caplog.text  # the demo study: one normal patient
     protocol, _ = load_protocol(study)
     assert len(protocol.cases) == 5 and protocol.model["path"] == str(Path(tiny_bundle).resolve())
     assert protocol.data_path(study) == manifest.resolve()

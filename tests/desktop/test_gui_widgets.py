@@ -144,6 +144,29 @@ def test_results_panel_shows_image_bars_verdict_rule_and_drivers(qtbot, loaded_v
     assert loaded_vm.current_ref.key == blocker.args[0]
 
 
+def test_results_panel_fits_its_dock_with_a_long_verdict(qtbot, loaded_vm):
+    """The verdict "Encephalocele / meningocele  score 0.98" in the large title font was once
+    wider than the 370-px dock: the panel grew past the scroll area's viewport and every bar's
+    percentage was clipped off the right edge."""
+    from PySide6.QtWidgets import QScrollArea
+
+    from desktop.theme import _STYLESHEET
+
+    scroll = QScrollArea()
+    scroll.setStyleSheet(_STYLESHEET)  # the app's 17-px bold verdict title
+    panel = ResultsPanel(loaded_vm)
+    scroll.setWidget(panel)
+    scroll.setWidgetResizable(True)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    qtbot.addWidget(scroll)
+    scroll.resize(340, 700)
+    scroll.show()
+    qtbot.waitExposed(scroll)
+    assert "Encephalocele" in panel.verdict_title.text()
+    # The panel can always be as narrow as the viewport (else the scroll area widens it).
+    assert panel.minimumSizeHint().width() <= scroll.viewport().width()
+
+
 @pytest.fixture
 def outside_vm(qtbot):
     """Patient C: two images the model cannot assess (a colour Doppler still, an image unlike

@@ -1,5 +1,5 @@
 """Helpers for the DICOM-output tests: predict a phantom folder as cnsight-predict does, run
-dciodvfy."""
+dciodvfy, read an SR's content items back."""
 
 from __future__ import annotations
 
@@ -48,3 +48,32 @@ def dciodvfy_errors(path: Path) -> tuple[list[str], list[str]]:
     return [x for x in lines if x.startswith("Error")], [
         x for x in lines if x.startswith("Warning")
     ]
+
+
+# ----- reading an SR back (content items by concept name) -----
+def sr_items(node):
+    """Every content item under ``node``, depth first."""
+    for item in node.get("ContentSequence", []):
+        yield item
+        yield from sr_items(item)
+
+
+def sr_meaning(item) -> str:
+    return item.ConceptNameCodeSequence[0].CodeMeaning
+
+
+def sr_groups(sr) -> list:
+    return [
+        i
+        for i in sr_items(sr)
+        if i.ValueType == "CONTAINER" and sr_meaning(i) == "Measurement Group"
+    ]
+
+
+def sr_children(group, meaning: str) -> list:
+    return [i for i in group.ContentSequence if sr_meaning(i) == meaning]
+
+
+def sr_code_value(code_item) -> str:
+    concept = code_item.ConceptCodeSequence[0]
+    return concept.get("CodeValue") or concept.get("LongCodeValue")

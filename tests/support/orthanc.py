@@ -28,6 +28,17 @@ OUR_AET = "CNSIGHT"
 START_TIMEOUT_S = 30.0
 
 
+@dataclass(frozen=True)
+class DicomTls:
+    """DICOM TLS on Orthanc's DICOM port (Orthanc >= 1.9.0; >= 1.9.3 for ``require_client_cert``):
+    PEM files for its certificate and key, and the certificates it trusts for clients."""
+
+    certificate: Path
+    private_key: Path
+    trusted: Path
+    require_client_cert: bool = True
+
+
 def free_port() -> int:
     """A TCP port free on loopback now (the OS picks it)."""
     with socket.socket() as s:
@@ -55,6 +66,7 @@ class OrthancServer:
     has_dicomweb: bool = False
     aet: str = ORTHANC_AET
     our_aet: str = OUR_AET
+    dicom_tls: DicomTls | None = None  # None: plain DICOM on dicom_port
     log_file: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -140,6 +152,14 @@ class OrthancServer:
             "HttpsVerifyPeers": False,
             "Plugins": [],
         }
+        if self.dicom_tls is not None:  # the DICOM port then speaks TLS only
+            config.update(
+                DicomTlsEnabled=True,
+                DicomTlsCertificate=str(self.dicom_tls.certificate),
+                DicomTlsPrivateKey=str(self.dicom_tls.private_key),
+                DicomTlsTrustedCertificates=str(self.dicom_tls.trusted),
+                DicomTlsRemoteCertificateRequired=self.dicom_tls.require_client_cert,
+            )
         if DICOMWEB_PLUGIN.exists():
             config["Plugins"] = [str(DICOMWEB_PLUGIN)]
             config["DicomWeb"] = {"Enable": True, "Root": "/dicom-web/"}
@@ -206,10 +226,11 @@ class OrthancServer:
             self.process.wait(10)
 
 
-def running_orthanc(folder: Path) -> Iterator[OrthancServer]:
-    """Start Orthanc in ``folder``; yield it; stop it (whatever happened in between)."""
+def running_orthanc(folder: Path, dicom_tls: DicomTls | None = None) -> Iterator[OrthancServer]:
+    """Start Orthanc in ``folder`` (with DICOM TLS when ``dicom_tls`` is given); yield it; stop
+    it (whatever happened in between)."""
     require_orthanc()
-    server = OrthancServer(folder, free_port(), free_port(), free_port())
+    server = OrthancServer(folder, free_port(), free_port(), free_port(), dicom_tls=dicom_tls)
     server.start()
     try:
         yield server

@@ -19,6 +19,10 @@ from core.dicom_out.study_outputs import PDF_NAME, SR_NAME
 from core.domain import DomainCheck
 from core.taxonomy import display_name
 from tests.support.dicom_out import DCIODVFY, DSRDUMP, dciodvfy_errors
+from tests.support.dicom_out import sr_children as _children
+from tests.support.dicom_out import sr_code_value as _code_value
+from tests.support.dicom_out import sr_groups as _groups
+from tests.support.dicom_out import sr_items as _items
 
 
 def _source(predicted) -> dict[str, pydicom.Dataset]:
@@ -28,32 +32,6 @@ def _source(predicted) -> dict[str, pydicom.Dataset]:
         ds = pydicom.dcmread(pred.ref.path, stop_before_pixels=True)
         headers[str(ds.SOPInstanceUID)] = ds
     return headers
-
-
-def _items(node):
-    """Every content item under ``node``, depth first."""
-    for item in node.get("ContentSequence", []):
-        yield item
-        yield from _items(item)
-
-
-def _meaning(item) -> str:
-    return item.ConceptNameCodeSequence[0].CodeMeaning
-
-
-def _groups(sr) -> list:
-    return [
-        i for i in _items(sr) if i.ValueType == "CONTAINER" and _meaning(i) == "Measurement Group"
-    ]
-
-
-def _children(group, meaning: str) -> list:
-    return [i for i in group.ContentSequence if _meaning(i) == meaning]
-
-
-def _code_value(code_item) -> str:
-    concept = code_item.ConceptCodeSequence[0]
-    return concept.get("CodeValue") or concept.get("LongCodeValue")
 
 
 def _by_kind(outputs):

@@ -1,28 +1,15 @@
 """Real Orthanc servers for the PACS tests (tests/support/orthanc.py).
 
-``orthanc``: one server per module with the phantom studies stored, for tests that only read
-from it or add series of their own; ``fresh_orthanc``: a server per test, for the tests that
-kill, pause or empty it.
+``orthanc`` (tests/conftest.py, shared with the app's PACS tests): one server per module with
+the phantom studies stored, for tests that only read from it or add series of their own;
+``fresh_orthanc``: a server per test, for the tests that kill, pause or empty it.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.support.orthanc import phantom_dicom_study, running_orthanc
-
-
-@pytest.fixture(scope="session")
-def phantom_studies(tmp_path_factory):
-    """Two tiny DICOM phantom patients, one study each (8 and 7 instances)."""
-    return phantom_dicom_study(tmp_path_factory.mktemp("pacs-phantoms"))
-
-
-@pytest.fixture(scope="module")
-def orthanc(tmp_path_factory, phantom_studies):
-    for server in running_orthanc(tmp_path_factory.mktemp("orthanc")):
-        server.upload(phantom_studies)
-        yield server
+from tests.support.orthanc import running_orthanc
 
 
 @pytest.fixture

@@ -154,3 +154,39 @@ def test_sending_what_is_not_dicom_sends_nothing(orthanc, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SendFailed, match="no DICOM files to send"):
         transfer.send(orthanc.node(), [tmp_path / "empty"])
+
+
+def _copies(phantom_studies, out, n=2, sop_class=None):
+    """``n`` of PH3-0002's files as new instances (``sop_class``: one the PACS does not know)."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    out.mkdir()
+    for i, path in enumerate(sorted((phantom_studies / "PH3-0002").glob("*.dcm"))[:n]):
+        ds = pydicom.dcmread(path)
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        if sop_class and i == 0:
+            ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = sop_class
+        ds.save_as(out / f"copy{i}.dcm", enforce_file_format=True)
+    return out
+
+
+def test_an_object_the_pacs_does_not_accept_is_named_in_the_refusal(
+    orthanc, tmp_path, phantom_studies
+):
+    """A SOP class Orthanc does not know (its UnknownSopClassAccepted is off): C-STORE sends
+    the other file and then says which one was refused and why."""
+    folder = _copies(phantom_studies, tmp_path / "out", sop_class="1.2.826.0.1.3680043.10.999.1")
+    with pytest.raises(SendFailed, match=r"ORTHANC refused 1 of 2 files \(1 stored\): copy0.dcm: "):
+        transfer.send(orthanc.node(), [folder], "store")
+
+
+@pytest.mark.parametrize("method", ["store", "stow"])
+def test_a_cancelled_send_says_how_far_it_got(orthanc, tmp_path, phantom_studies, method):
+    if method == "stow" and not orthanc.has_dicomweb:
+        pytest.skip("Orthanc's DICOMweb plugin is not installed")
+    folder = _copies(phantom_studies, tmp_path / "out")
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(RetrieveCancelled, match="sending cancelled after 0 of 2 files"):
+        transfer.send(orthanc.node(), [folder], method, cancel=cancel)
