@@ -44,7 +44,7 @@ lint: setup
 	$(VENV)/bin/lint-imports
 
 bench: setup
-	$(PY) bench/heatmap_cost.py
+	QT_QPA_PLATFORM=offscreen $(PY) -m bench
 
 # The builds make their own virtual environments (BUILD_DIR, default build/package); the
 # artefacts land in DIST_DIR (default dist/). See packaging/build.sh for the knobs.

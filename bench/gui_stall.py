@@ -126,12 +126,16 @@ def wait_for(app, signal, timeout_s: float) -> float:
     return time.perf_counter() - start
 
 
-def run(model: Path | None, n_images: int, device: str, fmt: str = "png") -> dict:
+def run(
+    model: Path | None, n_images: int, device: str, fmt: str = "png", backend: str = "auto"
+) -> dict:
     with tempfile.TemporaryDirectory(prefix="cnsight_bench_") as tmp:
-        return _run_in(Path(tmp), model, n_images, device, fmt)
+        return _run_in(Path(tmp), model, n_images, device, fmt, backend)
 
 
-def _run_in(tmp: Path, model: Path | None, n_images: int, device: str, fmt: str) -> dict:
+def _run_in(
+    tmp: Path, model: Path | None, n_images: int, device: str, fmt: str, backend: str
+) -> dict:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
@@ -154,7 +158,7 @@ def _run_in(tmp: Path, model: Path | None, n_images: int, device: str, fmt: str)
     idle = measure_idle(app, monitor, 2.0)
 
     monitor.start()
-    session.load_model(model, device)
+    session.load_model(model, device, backend)
     load_s = wait_for(app, session.model_changed, 300)
     monitor.stop()
     load = monitor.summary() | {"seconds": round(load_s, 2)}
@@ -170,6 +174,7 @@ def _run_in(tmp: Path, model: Path | None, n_images: int, device: str, fmt: str)
     return {
         "model": str(model),
         "device": session.model.model.device if session.model.model else "?",
+        "backend": session.model.model.backend if session.model.model else "?",
         "cpu_count": os.cpu_count(),
         "load_average_1min": os.getloadavg()[0],
         "torch_imported_before_load": torch_was_imported,
@@ -185,9 +190,10 @@ def main(argv=None):
     p.add_argument("--images", type=int, default=30)
     p.add_argument("--device", default="auto")
     p.add_argument("--format", choices=("png", "dicom"), default="png")
+    p.add_argument("--backend", default="auto", help="inference backend (core.inference)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    result = run(args.model, args.images, args.device, args.format)
+    result = run(args.model, args.images, args.device, args.format, args.backend)
     import json
 
     print(json.dumps(result, indent=2))

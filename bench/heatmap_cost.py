@@ -1,6 +1,6 @@
 """What do heatmaps cost? Per-image time, side by side in one run, interleaved:
 
-  A. prediction alone (plain forward + softmax, no hook)
+  A. prediction alone (plain forward + softmax)
   B. CNSight's Predictor: prediction + heatmaps of EVERY class from the same forward pass
   C. prediction + pytorch-grad-cam GradCAM once per class (a backward pass per class)
 
@@ -67,14 +67,9 @@ def main() -> None:
 
     @torch.inference_mode()
     def plain():
+        # The Predictor keeps no hook on the network (core.inference): this is the bare model.
         batch = torch.stack([prepare(im, spec)[0] for im in images])
-        predictor._hook.remove()  # measure the forward without our hook
-        try:
-            torch.softmax(model(batch), 1).numpy()
-        finally:
-            predictor._hook = model.get_submodule("layer4").register_forward_hook(
-                predictor._keep_features
-            )
+        torch.softmax(model(batch), 1).numpy()
 
     def ours():
         predictor.predict_batch(images)

@@ -28,6 +28,11 @@ class BundleError(CNSightError):
     """A model bundle was refused (missing card, bad hash, wrong keys, unknown schema...)."""
 
 
+class BackendUnavailable(CNSightError):
+    """An inference backend that cannot run here (its package missing, the CPU lacking an
+    instruction set, the wrong device); the message says why and what to use instead."""
+
+
 class OutOfScopeError(CNSightError):
     """Input is readable but outside what the model was made for (e.g. a CT image)."""
 

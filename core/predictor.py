@@ -1,6 +1,10 @@
 """Batched prediction: from ONE forward pass, per image: the class probabilities, every class's
 heatmap, the plane (when the bundle has a plane head), the out-of-distribution score, and
 whether the image is assessable at all (``core.domain``: the model-free checks, then the score).
+
+The pass runs on a backend (``core.inference``: torch eager, torch channels_last, ONNX
+Runtime, ...); every backend returns the same outputs, and all the arithmetic after the pass
+(softmax, maps, distances, plane) is this module's, the same for every backend.
 """
 
 from __future__ import annotations
@@ -16,11 +20,18 @@ from .bundle import ModelBundle
 from .domain import ASSESSABLE, INVALID_OUTPUT, DomainCheck, check_image, out_of_distribution
 from .errors import CancelledError
 from .heatmaps import cams_from_features, compute_cam
-from .model import FeatureTap, pick_device, plane_head
+from .inference import make_backend
+from .inference.outputs import ForwardOutputs
+from .model import pick_device
 from .preprocess import prepare
 from .records import Box, ImageRef, LoadedImage
 
 log = logging.getLogger(f"cnsight.{__name__}")
+
+#: The library default stays torch eager until cnsight-predict, cnsight-eval and the app pass
+#: ``core.inference.DEFAULT_BACKEND`` (auto) themselves: an ONNX export costs seconds once per
+#: new weights, and every test bundle would pay it (docs/performance.md).
+LIBRARY_DEFAULT_BACKEND = "torch"
 
 #: progress(done, total) is called after each batch; cancelled() is polled between batches.
 ProgressFn = Callable[[int, int], None]
@@ -52,21 +63,29 @@ class ImagePrediction:
 class Predictor:
     """Runs a bundle's model. Not thread-safe: one thread owns a Predictor (the app's worker)."""
 
-    def __init__(self, bundle: ModelBundle, device: str = "auto", batch_size: int = 16):
+    def __init__(
+        self,
+        bundle: ModelBundle,
+        device: str = "auto",
+        batch_size: int = 16,
+        backend: str = LIBRARY_DEFAULT_BACKEND,
+    ):
         self.bundle = bundle
         self.device = pick_device(device)
         self.batch_size = max(1, int(batch_size))
         self.model = bundle.model.to(self.device).eval()
-        # The tap lives as long as the predictor; it only stores a reference (no copies).
-        domain = bundle.feature_domain
-        stages = () if domain is None else domain.stage_names
-        self._tap = FeatureTap(self.model, bundle.card.heatmap_layer, stages)
-        self._fc_weight = self.model.fc.weight.detach()
-        self._plane_head = plane_head(self.model)
+        self._fc_weight = self.model.fc.weight.detach().clone()
+        # After the copy above: a backend may change the network's memory layout in place.
+        self.backend = make_backend(backend, bundle, self.device)
+
+    @property
+    def backend_name(self) -> str:
+        """What ran the network (recorded in images.csv and the app's report)."""
+        return self.backend.describe()
 
     def close(self) -> None:
-        """Remove the feature hook (also done by the context manager)."""
-        self._tap.close()
+        """Release the backend (also done by the context manager)."""
+        self.backend.close()
 
     def __enter__(self) -> Predictor:
         return self
@@ -86,15 +105,14 @@ class Predictor:
         spec = self.bundle.card.preprocessing
         prepared = [prepare(im, spec) for im in images]
         batch = torch.stack([t for t, _ in prepared]).to(self.device)
-        logits = self.model(batch)
-        probs = torch.softmax(logits.float() / self.bundle.card.temperature, dim=1).cpu().numpy()
+        out: ForwardOutputs = self.backend.forward(batch)
+        probs = torch.softmax(out.logits.float() / self.bundle.card.temperature, dim=1)
+        probs = probs.cpu().numpy()
         finite = np.isfinite(probs).all(axis=1)
-        cams = np.nan_to_num(cams_from_features(self._tap.output, self._fc_weight), nan=0.0)
-        features = self._tap.stage_features()  # every tapped stage, pooled once
-        pooled = features[self._tap.layer]
-        scores = self._ood_scores(features, [im.region is not None for im in images])
-        self._tap.clear()
-        planes = self._planes(pooled)
+        fc_weight = self._fc_weight.to(out.features.device)
+        cams = np.nan_to_num(cams_from_features(out.features, fc_weight), nan=0.0)
+        scores = self._ood_scores(out.stages, [im.region is not None for im in images])
+        planes = self._planes(out.plane_logits)
         results = []
         for i, im in enumerate(images):
             plane, plane_prob = planes[i] if planes else (None, None)
@@ -114,10 +132,10 @@ class Predictor:
         domain = self.bundle.feature_domain
         return None if domain is None else domain.scores(features, cropped)
 
-    def _planes(self, pooled: torch.Tensor) -> list[tuple[str, float]]:
-        if self._plane_head is None:
+    def _planes(self, plane_logits: torch.Tensor | None) -> list[tuple[str, float]]:
+        if plane_logits is None:
             return []
-        p = torch.softmax(self._plane_head(pooled).float(), dim=1).cpu().numpy()
+        p = torch.softmax(plane_logits.float(), dim=1).cpu().numpy()
         names = self.bundle.card.planes
         return [(names[int(row.argmax())], float(row.max())) for row in p]
 

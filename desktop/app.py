@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         taker = ScreenshotTaker(window, args.screenshot, args.timeout)
         taker.start()
     device = args.device or settings.device
-    QTimer.singleShot(0, lambda: session.load_model(model, device))
+    QTimer.singleShot(0, lambda: session.load_model(model, device, settings.backend))
     if paths:
         QTimer.singleShot(0, lambda: window.open_paths(paths))
     started = time.perf_counter()

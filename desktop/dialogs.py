@@ -70,6 +70,7 @@ def model_card_html(info: ModelInfo | None) -> str:
          if card.patient_temperature is not None else "a score (not calibrated on patients)"),
         ("Created", card.created or "—"), ("Weights", f"{card.weights_dtype}, sha256:"),
         ("", card.weights_sha256), ("Bundle", str(info.path)), ("Device in use", info.device),
+        ("Inference backend", info.backend or "—"),
     ]  # fmt: skip
     parts += [
         "<h3>Model</h3>",

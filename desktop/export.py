@@ -102,6 +102,7 @@ def snapshot_patient(
         model_name=model_info.card.name,
         weights_sha256=model_info.card.weights_sha256,
         device=model_info.device,
+        backend=model_info.backend,
         deidentified=vm.deidentified,
         created=dt.datetime.now().isoformat(timespec="seconds"),
     )

@@ -54,8 +54,9 @@ def recent_paths(entry: str) -> list[Path]:
 
 # ----- model -----------------------------------------------------------------------------------
 def load_model(pipeline: AnalysisPipeline, settings: AppSettings, bundle: Path) -> None:
-    """Load a bundle on the saved device; a refused bundle leaves the current model in use."""
-    pipeline.load_model(Path(bundle), settings.device)
+    """Load a bundle on the saved device and backend; a refused bundle leaves the current
+    model in use."""
+    pipeline.load_model(Path(bundle), settings.device, settings.backend)
 
 
 def change_device(pipeline: AnalysisPipeline, settings: AppSettings, device: str) -> None:
@@ -63,7 +64,16 @@ def change_device(pipeline: AnalysisPipeline, settings: AppSettings, device: str
     settings.device = device
     info = pipeline.model.model
     if info is not None:
-        pipeline.load_model(info.path, device)
+        pipeline.load_model(info.path, device, settings.backend)
+
+
+def change_backend(pipeline: AnalysisPipeline, settings: AppSettings, backend: str) -> None:
+    """Save the choice and, when a model is loaded, load it again on that backend (a backend
+    that cannot run here is refused with its reason and the current model stays)."""
+    settings.backend = backend
+    info = pipeline.model.model
+    if info is not None:
+        pipeline.load_model(info.path, settings.device, backend)
 
 
 # ----- exports ---------------------------------------------------------------------------------

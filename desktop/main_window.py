@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
             "prev_patient": lambda: vm.step_patient(-1), "next_patient": lambda: vm.step_patient(1),
             "load_model": self.load_model, "cancel": self._cancel, "resume": self.session.resume,
             "shortcuts": self.show_shortcuts, "about": self.show_about, "device": self.change_device,
+            "backend": self.change_backend,
         }  # fmt: skip
 
     def _connect(self) -> None:
@@ -205,6 +206,7 @@ class MainWindow(QMainWindow):
         self.vm.set_deidentified(self.settings.deidentified)
         keep_checked(self.actions_by_name["deidentify"], self.vm.deidentified)
         self.actions_by_name[f"device_{self.settings.device}"].setChecked(True)
+        self.actions_by_name[f"backend_{self.settings.backend}"].setChecked(True)
 
     # ----- opening studies, loading models ---------------------------------------------------
     def open_paths(self, paths: Sequence[Path]) -> None:
@@ -240,6 +242,9 @@ class MainWindow(QMainWindow):
 
     def change_device(self, device: str) -> None:
         file_ops.change_device(self.session, self.settings, device)
+
+    def change_backend(self, backend: str) -> None:
+        file_ops.change_backend(self.session, self.settings, backend)
 
     # ----- exports ---------------------------------------------------------------------------
     def export_report(
@@ -323,6 +328,7 @@ class MainWindow(QMainWindow):
         self.status.show_model(info)
         self.show_message(QMessageBox.Icon.Critical, "Model not loaded", f"{message}{kept}")
         self.actions_by_name[f"device_{self.settings.device}"].setChecked(True)
+        self.actions_by_name[f"backend_{self.settings.backend}"].setChecked(True)
 
     def _on_errors_changed(self) -> None:
         n = len(self.vm.errors)

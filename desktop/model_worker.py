@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.devices import DEFAULT_DEVICE
 from core.errors import BundleError, CancelledError
+from core.inference.names import DEFAULT_BACKEND
 from core.records import LoadedImage
 
 from .background import CancelToken
@@ -42,10 +43,11 @@ class ModelInfo:
     path: Path
     card: ModelCard
     device: str
+    backend: str = ""  # what runs the network (core.inference), as the About box shows it
 
 
-#: Makes the model thread's Predictor from a bundle folder and a device name.
-PredictorFactory = Callable[[Path, str], "Predictor"]
+#: Makes the model thread's Predictor from a bundle folder, a device name and a backend name.
+PredictorFactory = Callable[[Path, str, str], "Predictor"]
 
 
 def inference_threads() -> int:
@@ -66,7 +68,7 @@ def inference_threads() -> int:
     return max(1, available - 1)
 
 
-def load_predictor(bundle_path: Path, device: str) -> Predictor:
+def load_predictor(bundle_path: Path, device: str, backend: str = DEFAULT_BACKEND) -> Predictor:
     """Default factory: load a bundle strictly and wrap it in a Predictor (heavy imports here).
 
     Runs in the model thread, so the thread count set here is the one inference uses
@@ -80,7 +82,7 @@ def load_predictor(bundle_path: Path, device: str) -> Predictor:
     from core.predictor import Predictor
 
     torch.set_num_threads(inference_threads())
-    return Predictor(load_bundle(bundle_path), device=device, batch_size=8)
+    return Predictor(load_bundle(bundle_path), device=device, batch_size=8, backend=backend)
 
 
 def verified_predictor_factory(expected_sha256: str) -> PredictorFactory:
@@ -91,7 +93,7 @@ def verified_predictor_factory(expected_sha256: str) -> PredictorFactory:
     against the expected hash, first from the card alone, then on the loaded bundle.
     """
 
-    def factory(bundle_path: Path, device: str) -> Predictor:
+    def factory(bundle_path: Path, device: str, backend: str = DEFAULT_BACKEND) -> Predictor:
         from core.bundle import read_card  # core.bundle imports torch: see load_predictor
 
         def refuse(found: str) -> BundleError:
@@ -105,7 +107,7 @@ def verified_predictor_factory(expected_sha256: str) -> PredictorFactory:
         if card.weights_sha256 != expected_sha256:
             raise refuse(card.weights_sha256)
         # Looked up at call time, so a test can count or replace the real loader.
-        predictor = load_predictor(bundle_path, device)
+        predictor = load_predictor(bundle_path, device, backend)
         loaded = predictor.bundle.card.weights_sha256
         if loaded != expected_sha256:
             predictor.close()
@@ -133,11 +135,11 @@ class ModelWorker(QObject):
         self._factory = predictor_factory or load_predictor
         self._predictor: Predictor | None = None
 
-    @Slot(int, object, str)
-    def load_model(self, request_id: int, bundle_path: Path, device: str) -> None:
+    @Slot(int, object, str, str)
+    def load_model(self, request_id: int, bundle_path: Path, device: str, backend: str) -> None:
         """Load a bundle; on failure the previous model stays in use."""
         try:
-            predictor = self._factory(Path(bundle_path), device)
+            predictor = self._factory(Path(bundle_path), device, backend)
         except Exception as exc:  # noqa: BLE001 - BundleError, ValueError (device), OSError...
             log.warning("model load failed: %s", exc)
             self.model_failed.emit(request_id, str(exc) or type(exc).__name__)
@@ -146,8 +148,9 @@ class ModelWorker(QObject):
             self._predictor.close()
         self._predictor = predictor
         info = ModelInfo(
-            path=Path(bundle_path), card=predictor.bundle.card, device=str(predictor.device)
-        )
+            path=Path(bundle_path), card=predictor.bundle.card, device=str(predictor.device),
+            backend=getattr(predictor, "backend_name", ""),
+        )  # fmt: skip
         self.model_loaded.emit(request_id, info)
 
     @Slot(int, object, object)
@@ -224,7 +227,7 @@ class ModelWorker(QObject):
 class ModelService(QObject):
     """GUI-side handle on the model thread: numbered requests in, answers out as signals."""
 
-    _load_requested = Signal(int, object, str)
+    _load_requested = Signal(int, object, str, str)
     _predict_requested = Signal(int, object, object)
     _heatmap_requested = Signal(int, object, int, str)
     _shutdown_requested = Signal()
@@ -259,9 +262,11 @@ class ModelService(QObject):
         if request_id > self._unloaded_at:  # the worker released a model loaded before an unload
             self.model = info
 
-    def load(self, bundle_path: Path, device: str = DEFAULT_DEVICE) -> int:
+    def load(
+        self, bundle_path: Path, device: str = DEFAULT_DEVICE, backend: str = DEFAULT_BACKEND
+    ) -> int:
         request_id = self._next_id()
-        self._load_requested.emit(request_id, Path(bundle_path), device)
+        self._load_requested.emit(request_id, Path(bundle_path), device, backend)
         return request_id
 
     def predict(self, images: list[LoadedImage]) -> tuple[int, CancelToken]:

@@ -18,6 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from core.devices import DEFAULT_DEVICE
+from core.inference.names import DEFAULT_BACKEND
 from core.records import Cohort, FileError, ImageRef
 
 from .background import CancelToken, OpRunner
@@ -130,10 +131,12 @@ class AnalysisPipeline(QObject):
             self.study_failed.emit(str(exc) or type(exc).__name__)
 
     # ----- model -----------------------------------------------------------------------------
-    def load_model(self, bundle_path: Path | str, device: str = DEFAULT_DEVICE) -> None:
+    def load_model(
+        self, bundle_path: Path | str, device: str = DEFAULT_DEVICE, backend: str = DEFAULT_BACKEND
+    ) -> None:
         """Load a bundle in the model thread; until it answers, the current model stays."""
         self.model_loading.emit(str(bundle_path))
-        self._model_request = self.model.load(Path(bundle_path), device)
+        self._model_request = self.model.load(Path(bundle_path), device, backend)
 
     @Slot(int, object)
     def _on_model_loaded(self, request_id: int, info: ModelInfo) -> None:

@@ -57,6 +57,7 @@ class ReportData:
     impression: str = ""  # the reader's free text
     reader: str = ""  # the reader's name, printed above the signature line
     opacity: float | None = None  # the heatmaps' opacity in the pictures (None: not said)
+    backend: str = ""  # what ran the network (core.inference), printed beside the device
 
 
 def verdict_line(data: ReportData) -> str:

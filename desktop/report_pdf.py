@@ -121,7 +121,8 @@ def _header(page: _Page, data: ReportData) -> None:
     for fact, value in data.exam:
         page.text(f"{fact}: {value}", 9.5)
     page.text(f"Generated {data.created}  ·  CNSight {core.__version__}", 9, colour=_MUTED)
-    page.text(f"Model: {data.model_name}  ·  device {data.device}", 9, colour=_MUTED)
+    ran_on = f"device {data.device}" + (f", backend {data.backend}" if data.backend else "")
+    page.text(f"Model: {data.model_name}  ·  {ran_on}", 9, colour=_MUTED)
     page.text(f"Weights sha256: {data.weights_sha256}", 8, colour=_MUTED)
     page.y += 8
 

@@ -1,4 +1,5 @@
-"""Persistent settings (QSettings): opacity, recent studies, device, last model, geometry.
+"""Persistent settings (QSettings): opacity, recent studies, device, inference backend, last
+model, geometry.
 
 Tests point QSettings at a temporary folder (tests/desktop/conftest.py), so nothing here
 reads or writes a real user's settings during a test run.
@@ -12,6 +13,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 from core.devices import DEFAULT_DEVICE, DEVICES
 from core.heatmap_overlay import DEFAULT_OPACITY
+from core.inference.names import BACKENDS, DEFAULT_BACKEND
 
 ORGANISATION = "CNSight"
 APPLICATION = "CNSight"
@@ -52,6 +54,16 @@ class AppSettings:
     @device.setter
     def device(self, value: str) -> None:
         self._s.setValue("model/device", value)
+
+    @property
+    def backend(self) -> str:
+        """What runs the network (``core.inference``); an unknown saved name is the default."""
+        value = str(self._s.value("model/backend", DEFAULT_BACKEND))
+        return value if value in BACKENDS else DEFAULT_BACKEND
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        self._s.setValue("model/backend", value)
 
     @property
     def last_model(self) -> Path | None:

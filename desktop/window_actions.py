@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
 from core.devices import DEVICES
+from core.inference.names import BACKENDS
 
 from .viewmodels.cohort import CohortViewModel
 from .viewmodels.viewer import ViewerState
@@ -173,7 +174,28 @@ def build_actions(
             menus["File"].addSeparator()
     if "device" in handlers:
         _device_menu(window, menus["Model"], handlers["device"], actions)
+    if "backend" in handlers:
+        _choice_menu(window, menus["Model"].addMenu("Inference backend"), "backend",
+                     {name: f"{name}: {what}" for name, what in BACKENDS.items()},
+                     handlers["backend"], actions)  # fmt: skip
     return actions
+
+
+def _choice_menu(
+    window: QMainWindow, menu: QMenu, prefix: str, texts: dict[str, str],
+    on_choice: Callable[[str], None], actions: dict,
+) -> None:  # fmt: skip
+    """Exclusive checkable entries, one per key of ``texts``, as ``actions[prefix_key]``."""
+    group = QActionGroup(window)
+    group.setExclusive(True)
+    for key, text in texts.items():
+        action = QAction(text, window)
+        action.setCheckable(True)
+        action.setData(key)
+        action.triggered.connect(lambda _checked=False, k=key: on_choice(k))
+        group.addAction(action)
+        menu.addAction(action)
+        actions[f"{prefix}_{key}"] = action
 
 
 def _device_menu(

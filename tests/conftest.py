@@ -2,10 +2,14 @@
 aborts the process on a machine without a display."""
 
 import os
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Exported inference graphs (core.inference.export_cache) go to one folder per test session,
+# never to the user's cache; tests that share a bundle share its export.
+os.environ.setdefault("CNSIGHT_CACHE_DIR", tempfile.mkdtemp(prefix="cnsight-test-cache-"))
 
 import pytest  # noqa: E402
 
@@ -24,9 +28,18 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory):
     """A small untrained ResNet34 bundle (input 64 px) for fast tests; seeded, so deterministic."""
+    from core.bundle import load_bundle
+    from core.inference.onnx_runtime import ensure_export
+    from core.inference.outputs import MultiOutputNet
     from tests.support.models import make_bundle
 
-    return make_bundle(tmp_path_factory.mktemp("bundle") / "tiny", crop=64, resize=72)
+    path = make_bundle(tmp_path_factory.mktemp("bundle") / "tiny", crop=64, resize=72)
+    # Its ONNX graph exported once here (into this session's CNSIGHT_CACHE_DIR), as `auto`
+    # (the CLIs' and the app's default) would on first use: the app's model thread then only
+    # opens it, within the GUI tests' waits, however loaded the machine is.
+    bundle = load_bundle(path)
+    ensure_export(bundle, MultiOutputNet(bundle.model), bundle.card.preprocessing.crop)
+    return path
 
 
 @pytest.fixture(scope="session")

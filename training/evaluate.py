@@ -26,6 +26,7 @@ from core.bundle import load_bundle
 from core.deidentify import Pseudonyms, scrub
 from core.devices import DEFAULT_DEVICE, DEVICES
 from core.errors import CNSightError
+from core.inference import DEFAULT_BACKEND, add_backend_argument
 from core.metrics import json_ready
 from core.predictor import Predictor
 from core.records import FileError, ImageRef
@@ -65,6 +66,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default=DEFAULT_DEVICE, help=f"{', '.join(DEVICES)} or cuda:N")
     p.add_argument("--batch-size", type=int, default=16)
+    add_backend_argument(p)
     p.add_argument(
         "--rule",
         default=None,
@@ -275,7 +277,11 @@ def evaluate(args: argparse.Namespace) -> dict:
             f"{args.data}: no image is labelled with one of the model's classes "
             f"({', '.join(names)}); evaluation needs labels"
         )
-    with Predictor(bundle, device=args.device, batch_size=args.batch_size) as predictor:
+    backend = getattr(args, "backend", DEFAULT_BACKEND)  # a caller's Namespace may lack it
+    with Predictor(
+        bundle, device=args.device, batch_size=args.batch_size, backend=backend
+    ) as predictor:
+        ran_on = {"device": str(predictor.device), "backend": predictor.backend_name}
         predictions = predict_images(predictor, refs, progress=not args.no_progress)
         outside = {
             source: predict_images(predictor, ood_refs, progress=not args.no_progress)
@@ -313,6 +319,7 @@ def evaluate(args: argparse.Namespace) -> dict:
             "planes": list(bundle.card.planes),
             "domain": bundle.card.domain,
             "patient_temperature": bundle.card.patient_temperature,
+            **ran_on,
         },
         "data": {
             "source": str(args.data),

@@ -228,7 +228,7 @@ def render_report(
         f"<p class='ruo'>{html.escape(metrics.get('research_use_only', 'Research use only - not for diagnosis.'))}</p>",
         "<h1>CNSight evaluation</h1>",
         f"<p>model <b>{html.escape(str(model.get('name', '')))}</b> ({html.escape(str(model.get('architecture', '')))}, "
-        f"temperature {fmt(model.get('temperature'))}); data {html.escape(str(data.get('source', '')))}: "
+        f"temperature {fmt(model.get('temperature'))}; backend {html.escape(str(model.get('backend', '-')))} on {html.escape(str(model.get('device', '-')))}); data {html.escape(str(data.get('source', '')))}: "
         f"{data.get('images', len(refs))} images, {data.get('patients', '')} patients; patient rule: {html.escape(rule)}.</p>",
         "<h2>Summary</h2>",
         summary_table(metrics),

@@ -19,6 +19,13 @@ if TYPE_CHECKING:  # the panel is drawn without torch (the app's DICOM export dr
     from ..predictor import ImagePrediction
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+#: ``--heatmap-format`` -> (file suffix, OpenCV encoder parameters). PNG at zlib level 1 (the
+#: fastest; the panels are mostly flat colour, so it compresses nearly as well as level 9);
+#: JPEG at quality 90, several times faster to encode and smaller, but lossy.
+OVERLAY_FORMATS: dict[str, tuple[str, list[int]]] = {
+    "png": (".png", [cv2.IMWRITE_PNG_COMPRESSION, 1]),
+    "jpg": (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 90]),
+}
 
 
 def safe_name(text: str) -> str:
@@ -66,9 +73,12 @@ def write_overlay(
     class_names: Sequence[str],
     classes: str | list[int] = "pred",
     stem: str | None = None,
+    fmt: str = "png",
 ) -> list[Path]:
-    """Write ``out_dir/<patient>/<file>[_f<frame>]_<class>.png``; returns the paths written.
-    ``stem``: the name to use instead of the file's (a de-identified image label)."""
+    """Write ``out_dir/<patient>/<file>[_f<frame>]_<class>.png`` (``.jpg`` with ``fmt="jpg"``)
+    for the classes asked for only; returns the paths written. ``stem``: the name to use
+    instead of the file's (a de-identified image label)."""
+    suffix, params = OVERLAY_FORMATS[fmt]
     if classes == "pred":
         indices = [pred.pred_index]
     elif classes == "all":
@@ -82,9 +92,9 @@ def write_overlay(
     )
     written = []
     for k in indices:
-        path = folder / f"{stem}_{safe_name(class_names[k])}.png"
+        path = folder / f"{stem}_{safe_name(class_names[k])}{suffix}"
         panel = overlay_panel(image, pred, k, class_names)
-        if not cv2.imwrite(str(path), panel[..., ::-1]):
+        if not cv2.imwrite(str(path), panel[..., ::-1], params):
             raise OSError(f"could not write {path}")
         written.append(path)
     return written

@@ -11,14 +11,18 @@ image by image). With ``--deidentify`` no patient id, file name or path is writt
 are ``case-NNN``, images ``case-NNN/image-NN``, error messages are scrubbed of paths and
 names, and overlays have the burned-in text masked (docs/security.md, "Patient data").
 ``--dicom-out DIR`` also writes every DICOM study's SR, heatmap and PDF objects
-(``core.cli.dicom_out``, docs/dicom-outputs.md).
+(``core.cli.dicom_out``, docs/dicom-outputs.md). ``OUT/run.json``, written last, records what
+ran: the model (name, weights sha256), the device and the inference backend (``--backend``,
+``core.inference``), and the counts.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,12 +34,13 @@ from .. import RESEARCH_USE_ONLY, prediction_csv
 from ..aggregation import RULES
 from ..deidentify import Pseudonyms, mask_burned_in_text, scrub
 from ..devices import DEFAULT_DEVICE, DEVICES
-from ..errors import BundleError, CNSightError, DiscoveryError
+from ..errors import BackendUnavailable, BundleError, CNSightError, DiscoveryError
+from ..inference.names import add_backend_argument
 from ..isolation import PredictionFailure, failure_reason, predict_batch_isolated
 from ..records import ImageRef, LoadedImage, Patient
 from ..resources import demo_model_dir
 from .dicom_out import StudyDicomWriter, add_dicom_out_argument
-from .overlays import write_overlay
+from .overlays import OVERLAY_FORMATS, write_overlay
 
 if TYPE_CHECKING:
     from ..predictor import ImagePrediction
@@ -73,6 +78,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         "'all', or a class name",
     )
     p.add_argument(
+        "--heatmap-format",
+        default="png",
+        choices=list(OVERLAY_FORMATS),
+        help="overlay files: png (lossless, default) or jpg (quality 90: faster, smaller)",
+    )
+    p.add_argument(
         "--device",
         default=DEFAULT_DEVICE,
         help=f"{', '.join(DEVICES)} or cuda:N (auto: CUDA, then MPS, then CPU)",
@@ -80,6 +91,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--batch-size", type=int, default=16, help="images per forward pass (default 16)"
     )
+    add_backend_argument(p)
     p.add_argument(
         "--rule",
         default=None,
@@ -193,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
         return run(args)
-    except (BundleError, DiscoveryError, ValueError) as e:
+    except (BundleError, DiscoveryError, BackendUnavailable, ValueError) as e:
         print(f"cnsight-predict: error: {e}", file=sys.stderr)
         return 2
 
@@ -223,15 +235,18 @@ def run(args: argparse.Namespace) -> int:
     pseudonyms = Pseudonyms(p.patient_id for p in study.patients) if args.deidentify else None
     with (
         CsvWriters(args.out, class_names, pseudonyms) as writers,
-        Predictor(bundle, device=args.device, batch_size=args.batch_size) as predictor,
+        Predictor(
+            bundle, device=args.device, batch_size=args.batch_size, backend=args.backend
+        ) as predictor,
     ):
         for err in study.errors:
             writers.error_row("", err.path, None, err.message)
         log.info(
-            "model %s (%s) on %s; %d patients, %d images, %d unreadable files",
+            "model %s (%s) on %s, backend %s; %d patients, %d images, %d unreadable files",
             bundle.card.name,
             bundle.card.weights_sha256[:12],
             predictor.device,
+            predictor.backend_name,
             len(study.patients),
             len(study.images),
             len(study.errors),
@@ -241,8 +256,25 @@ def run(args: argparse.Namespace) -> int:
         n_ok = sum(job.patient(p) for p in study.patients)
         job.close()
     n_err = len(study.errors) + job.n_errors
+    write_run_record(args.out, bundle.card, predictor, n_ok, n_err)
     log.info("%d images predicted, %d not; results in %s", n_ok, n_err, args.out)
     return dicom_out.exit_code(0 if n_ok else 1) if dicom_out else 0 if n_ok else 1
+
+
+def write_run_record(out: Path, card, predictor, n_predicted: int, n_errors: int) -> None:
+    """``OUT/run.json``: what produced the tables (written last and atomically, so a run that
+    stopped midway has none)."""
+    record = {
+        "research_use_only": RESEARCH_USE_ONLY,
+        "model": {"name": card.name, "weights_sha256": card.weights_sha256},
+        "device": str(predictor.device),
+        "backend": predictor.backend_name,
+        "images_predicted": n_predicted,
+        "errors": n_errors,
+    }
+    tmp = out / ".run.json.tmp"
+    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, out / "run.json")
 
 
 class _PredictJob:
@@ -331,7 +363,7 @@ class _PredictJob:
         try:
             write_overlay(
                 self.args.out / "heatmaps", folder, image, pred, names, self.heatmap_classes,
-                stem=stem,
+                stem=stem, fmt=self.args.heatmap_format,
             )  # fmt: skip
         except (OSError, ValueError) as exc:  # a full disk, an unwritable folder
             log.warning("%s", self.writers.message(f"heatmap not written: {exc}"))

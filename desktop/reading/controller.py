@@ -31,6 +31,7 @@ from PySide6.QtCore import QObject, Signal
 from core.bundle_seal import check_pinned
 from core.devices import DEFAULT_DEVICE
 from core.errors import BundleError, ReaderStudyError
+from core.inference.names import DEFAULT_BACKEND
 from core.readerstudy import ReaderSession, SessionState, StudyComplete, WashoutPending
 from core.taxonomy import display_name
 
@@ -74,9 +75,9 @@ def study_model_factory(model: dict) -> PredictorFactory:
     base = verified_predictor_factory(model.get("weights_sha256", ""))
     seal, signer = model.get("seal_sha256", ""), model.get("signer", "")
 
-    def factory(bundle_path: Path, device: str):
+    def factory(bundle_path: Path, device: str, backend: str = DEFAULT_BACKEND):
         check_pinned(bundle_path, seal, signer)
-        predictor = base(bundle_path, device)
+        predictor = base(bundle_path, device, backend)
         card = predictor.bundle.card
         if (seal and card.seal_sha256 != seal) or (signer and card.signer != signer):
             predictor.close()  # the files changed between the check and the load

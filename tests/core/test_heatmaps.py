@@ -44,12 +44,33 @@ def test_forward_cams_equal_gradcam_for_every_class(bundle_224):
     assert np.abs(pred.cams[0] - pred.cams[1]).max() > 0.05
 
 
-def test_hooks_released(bundle_224):
-    layer = bundle_224.model.layer4
-    before = len(layer._forward_hooks)
-    with Predictor(bundle_224, device="cpu"):
-        assert len(layer._forward_hooks) == before + 1
-    assert len(layer._forward_hooks) == before
+def _hooks(model: torch.nn.Module) -> dict[str, int]:
+    """Every kind of hook a module can hold, counted over the whole network."""
+    kinds = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+    return {k: sum(len(getattr(m, k)) for m in model.modules()) for k in kinds}
+
+
+@pytest.mark.parametrize("backend", ["torch", "torch-channels-last", "onnxruntime"])
+def test_hooks_released(tiny_bundle, backend):
+    """A Predictor leaves no hook on the network, between calls or after it closes: a leaked hook
+    keeps every batch's feature map alive and runs on every later forward of the same model
+    (the app keeps one model for hours). The maps come from the pass's own outputs
+    (core.inference), and Grad-CAM's hooks (extra_heatmap) are removed after each map. A hook
+    somebody else put on the model stays where it was."""
+    bundle = load_bundle(tiny_bundle)
+    theirs = bundle.model.layer4.register_forward_hook(lambda *_: None)
+    before = _hooks(bundle.model)
+    assert before["_forward_hooks"] == 1
+    for _ in range(2):  # a second Predictor on the same network: nothing accumulates
+        with Predictor(bundle, device="cpu", backend=backend) as predictor:
+            for _ in range(2):
+                predictor.predict([random_image(seed=1), random_image(seed=2)])
+                assert _hooks(bundle.model) == before
+            predictor.extra_heatmap(random_image(seed=3), 1, method="gradcam++", layer="layer4")
+            assert _hooks(bundle.model) == before
+        assert _hooks(bundle.model) == before
+    theirs.remove()
+    assert sum(_hooks(bundle.model).values()) == 0
 
 
 @pytest.mark.parametrize("method", ["gradcam++", "eigencam", "layercam"])

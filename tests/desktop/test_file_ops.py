@@ -20,12 +20,14 @@ class FakePipeline:
         self.model = SimpleNamespace(model=model_info)
         self.opened: list[list[Path]] = []
         self.loads: list[tuple[Path, str]] = []
+        self.backends: list[str] = []
 
     def open(self, paths):
         self.opened.append(list(paths))
 
-    def load_model(self, path, device):
+    def load_model(self, path, device, backend):
         self.loads.append((Path(path), device))
+        self.backends.append(backend)
 
 
 def test_opening_a_study_remembers_it_and_the_recent_menu_lists_it(qtbot, tmp_path):
@@ -54,6 +56,22 @@ def test_changing_the_device_saves_it_and_reloads_only_a_loaded_model(tmp_path):
     assert settings.device == "cuda" and busy.loads == [(tmp_path / "bundle", "cuda")]
     file_ops.load_model(busy, settings, tmp_path / "other")
     assert busy.loads[-1] == (tmp_path / "other", "cuda")
+
+
+def test_changing_the_backend_saves_it_and_reloads_only_a_loaded_model(tmp_path):
+    settings = AppSettings()
+    assert settings.backend == "auto"  # the measured default (docs/performance.md)
+    idle = FakePipeline()
+    file_ops.change_backend(idle, settings, "torch")
+    assert settings.backend == "torch" and idle.loads == []
+    busy = FakePipeline(SimpleNamespace(path=tmp_path / "bundle"))
+    file_ops.change_backend(busy, settings, "onnxruntime")
+    assert busy.loads == [(tmp_path / "bundle", settings.device)]
+    assert busy.backends == ["onnxruntime"]
+    file_ops.load_model(busy, settings, tmp_path / "other")
+    assert busy.backends[-1] == "onnxruntime"
+    settings._s.setValue("model/backend", "tensorrt")  # a name this version does not know
+    assert settings.backend == "auto"
 
 
 def test_a_failed_export_is_reported_through_the_signal(qtbot, tmp_path):

@@ -204,6 +204,7 @@ def test_about_dialog_shows_the_model_card_and_help_lists_shortcuts(qtbot, windo
     card = win.session.model.model.card
     assert card.name in text and card.weights_sha256 in text and "Research use only" in text
     assert "Validation metrics" in text and "Device in use" in text
+    assert "Inference backend" in text and "onnxruntime" in text  # the default, auto, on a CPU
     shortcuts = win.show_shortcuts()
     rows = [
         (shortcuts.table.item(i, 0).text(), shortcuts.table.item(i, 1).text())
@@ -251,9 +252,12 @@ def test_settings_persist_opacity_device_choice_and_window_geometry(qtbot, windo
     win = window
     win.pane.heatmap_controls.opacity.setValue(70)
     win.change_device("cpu")
+    assert win.actions_by_name["backend_auto"].isChecked()
+    win.actions_by_name["backend_torch"].trigger()  # Model > Inference backend
     win.close()
     again = AppSettings()
     assert again.opacity == pytest.approx(0.7) and again.device == "cpu"
+    assert again.backend == "torch"
     geometry, state = again.window_state()
     assert geometry is not None and state is not None
 

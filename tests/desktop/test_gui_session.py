@@ -82,7 +82,7 @@ def _gated_session(qtbot, tiny_bundle, honour_cancel):
 
     fake = GatedPredictor(read_card(tiny_bundle), honour_cancel)
     vm, runner = CohortViewModel(), OpRunner()
-    service = ModelService(predictor_factory=lambda path, device: fake)
+    service = ModelService(predictor_factory=lambda path, device, backend: fake)
     session = AnalysisPipeline(vm, service, runner)
     with qtbot.waitSignal(session.model_changed, timeout=WAIT_MS):
         session.load_model(tiny_bundle, "cpu")
@@ -169,6 +169,23 @@ def test_cuda_without_a_gpu_is_refused_and_the_cpu_model_kept(qtbot, session_par
         session.load_model(tiny_bundle, "cuda")
     assert "CUDA" in blocker.args[0]
     assert service.model is kept and kept.device == "cpu"
+
+
+def test_the_backend_is_the_one_asked_for_and_a_refused_one_keeps_the_model(
+    qtbot, session_parts, tiny_bundle
+):
+    _vm, service, session = session_parts
+    with qtbot.waitSignal(session.model_changed, timeout=WAIT_MS):
+        session.load_model(tiny_bundle, "cpu")  # the default: auto
+    assert service.model.backend == "onnxruntime"
+    with qtbot.waitSignal(session.model_changed, timeout=WAIT_MS):
+        session.load_model(tiny_bundle, "cpu", "torch")
+    kept = service.model
+    assert kept.backend == "torch"
+    with qtbot.waitSignal(session.model_failed, timeout=WAIT_MS) as blocker:
+        session.load_model(tiny_bundle, "cpu", "onnxruntime-int8")  # never calibrated
+    assert "no int8 graph calibrated" in blocker.args[0]
+    assert service.model is kept
 
 
 def test_inference_leaves_a_core_for_the_gui(monkeypatch):

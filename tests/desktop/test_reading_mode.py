@@ -64,9 +64,9 @@ def model_calls(monkeypatch):
     calls = {"load": 0, "predict": 0}
     real = model_worker.load_predictor
 
-    def load(path, device):
+    def load(path, device, backend="auto"):
         calls["load"] += 1
-        predictor = real(path, device)
+        predictor = real(path, device, backend)
         predict = predictor.predict
 
         def counted(*args, **kwargs):

@@ -67,6 +67,25 @@ def test_report_is_self_contained_html(evaluated):
     assert 'src="http' not in html
 
 
+def test_backend_and_device_are_recorded(evaluated):
+    m = json.loads((evaluated / "metrics.json").read_text())
+    assert m["model"]["backend"] == "onnxruntime" and m["model"]["device"] == "cpu"  # auto
+    assert "backend onnxruntime on cpu" in (evaluated / "report.html").read_text()
+
+
+def test_backend_choice_and_refusals(tiny_run, tiny_manifest, tmp_path, caplog, capsys):
+    bundle = tiny_run / "bundle"
+    with pytest.raises(SystemExit) as exc:
+        main(eval_args(bundle, tiny_manifest, tmp_path / "x", "--backend", "openvino"))
+    assert exc.value.code == 2 and "invalid choice: 'openvino'" in capsys.readouterr().err
+    out = tmp_path / "int8"
+    assert main(eval_args(bundle, tiny_manifest, out, "--backend", "onnxruntime-int8")) == 2
+    assert "no int8 graph calibrated" in caplog.text and not (out / "metrics.json").exists()
+    out = tmp_path / "torch"
+    assert main(eval_args(bundle, tiny_manifest, out, "--backend", "torch")) == 0
+    assert json.loads((out / "metrics.json").read_text())["model"]["backend"] == "torch"
+
+
 def test_evaluation_runs_exactly_the_predictor(evaluated, tiny_run, tiny_manifest):
     bundle = load_bundle(tiny_run / "bundle")
     refs = discover([tiny_manifest]).images[:5]
