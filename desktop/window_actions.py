@@ -173,7 +173,9 @@ def build_actions(
             actions["_recent_menu"] = menus["File"].addMenu("Recent studies")
             menus["File"].addSeparator()
     if "device" in handlers:
-        _device_menu(window, menus["Model"], handlers["device"], actions)
+        _choice_menu(window, menus["Model"].addMenu("Device"), "device",
+                     {d: DEVICE_MENU_TEXT.get(d, d) for d in DEVICES},
+                     handlers["device"], actions)  # fmt: skip
     if "backend" in handlers:
         _choice_menu(window, menus["Model"].addMenu("Inference backend"), "backend",
                      {name: f"{name}: {what}" for name, what in BACKENDS.items()},
@@ -196,19 +198,3 @@ def _choice_menu(
         group.addAction(action)
         menu.addAction(action)
         actions[f"{prefix}_{key}"] = action
-
-
-def _device_menu(
-    window: QMainWindow, model_menu: QMenu, on_device: Callable[[str], None], actions: dict
-) -> None:
-    menu = model_menu.addMenu("Device")
-    group = QActionGroup(window)
-    group.setExclusive(True)
-    for device in DEVICES:
-        action = QAction(DEVICE_MENU_TEXT.get(device, device), window)
-        action.setCheckable(True)
-        action.setData(device)
-        action.triggered.connect(lambda _checked=False, d=device: on_device(d))
-        group.addAction(action)
-        menu.addAction(action)
-        actions[f"device_{device}"] = action
