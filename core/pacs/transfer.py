@@ -24,6 +24,14 @@ RETRIEVE_METHODS = ("move", "get", "wadors")
 SEND_METHODS = ("store", "stow")
 #: Search protocols: C-FIND (DIMSE) or QIDO-RS (DICOMweb).
 SEARCH_METHODS = ("cfind", "qido")
+#: The methods that go by DICOMweb; every other one is DIMSE.
+DICOMWEB_METHODS = frozenset({"wadors", "stow", "qido"})
+
+
+def node_supports(node, method: str) -> bool:
+    """Whether ``node`` is set up for ``method`` (a DICOMweb URL for DICOMweb methods, an AE
+    title, host and port for DIMSE ones): the one rule the app's dialogs enable methods by."""
+    return bool(node.dicomweb_url) if method in DICOMWEB_METHODS else node.has_dimse
 
 
 @dataclass(frozen=True)
@@ -161,12 +169,14 @@ def send(
 
 
 __all__ = [
+    "DICOMWEB_METHODS",
     "RETRIEVE_METHODS",
     "SEARCH_METHODS",
     "SEND_METHODS",
     "ConnectionCheck",
     "PacsError",
     "collect_dicom_files",
+    "node_supports",
     "retrieve",
     "search",
     "send",

@@ -186,9 +186,7 @@ class PacsBrowser(QDialog):
     def _node_changed(self) -> None:
         node = self.selected_node()
         for i, key in enumerate(transfer.RETRIEVE_METHODS):
-            usable = node is not None and (
-                bool(node.dicomweb_url) if key == "wadors" else node.has_dimse
-            )
+            usable = node is not None and transfer.node_supports(node, key)
             self.method.model().item(i).setEnabled(usable)
         if (
             node is not None

@@ -112,9 +112,7 @@ class SendResultsDialog(QDialog):
     def _node_changed(self) -> None:
         node = self.selected_node()
         for i, key in enumerate(transfer.SEND_METHODS):
-            usable = node is not None and (
-                node.has_dimse if key == "store" else bool(node.dicomweb_url)
-            )
+            usable = node is not None and transfer.node_supports(node, key)
             self.method.model().item(i).setEnabled(usable)
         if (
             node is not None
