@@ -191,7 +191,18 @@ def main(argv=None):
     p.add_argument("--device", default="auto")
     p.add_argument("--format", choices=("png", "dicom"), default="png")
     p.add_argument("--backend", default="auto", help="inference backend (core.inference)")
+    p.add_argument(
+        "--ort-spinning",
+        choices=("on", "off"),
+        default=None,
+        help="ONNX Runtime threads spin-wait after a run (on) or sleep (off); default: the "
+        "product's setting (core.inference.onnx_runtime.ALLOW_SPINNING)",
+    )
     args = p.parse_args(argv)
+    if args.ort_spinning is not None:
+        from core.inference import onnx_runtime
+
+        onnx_runtime.ALLOW_SPINNING = args.ort_spinning == "on"
     logging.basicConfig(level=logging.WARNING)
     result = run(args.model, args.images, args.device, args.format, args.backend)
     import json

@@ -19,7 +19,9 @@ class BatchPredictor(Protocol):
     """What is needed of ``core.predictor.Predictor`` (not imported: it imports torch, and
     the app's model worker uses this module from its thread)."""
 
-    def predict_batch(self, images: Sequence[LoadedImage]) -> list[Any]: ...
+    def predict_batch(
+        self, images: Sequence[LoadedImage], prepared: Sequence[Any] | None = None
+    ) -> list[Any]: ...
 
 
 #: ``core.predictor.ImagePrediction`` (not imported, see ``BatchPredictor``).
@@ -58,16 +60,20 @@ def failure_reason(exc: BaseException) -> str:
 
 
 def predict_batch_isolated(
-    predictor: BatchPredictor, images: Sequence[LoadedImage]
+    predictor: BatchPredictor,
+    images: Sequence[LoadedImage],
+    prepared: Sequence[Any] | None = None,
 ) -> list[ImagePrediction | PredictionFailure]:
-    """``predictor.predict_batch(images)``, in order; when the batch fails (a RuntimeError
-    from an allocation, a non-finite output, an image that cannot be prepared), each image
-    is predicted on its own and only those that fail again become ``PredictionFailure``.
-    ``CancelledError`` and ``KeyboardInterrupt`` still propagate."""
+    """``predictor.predict_batch(images, prepared)``, in order; when the batch fails (a
+    RuntimeError from an allocation, a non-finite output, an image that cannot be prepared),
+    each image is predicted on its own and only those that fail again become
+    ``PredictionFailure``. ``CancelledError`` and ``KeyboardInterrupt`` still propagate."""
     if not images:
         return []
+    if prepared is None:
+        prepared = [None] * len(images)
     try:
-        return list(predictor.predict_batch(images))
+        return list(predictor.predict_batch(images, prepared))
     except (CancelledError, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - isolated below, image by image
@@ -79,9 +85,9 @@ def predict_batch_isolated(
             failure_reason(exc),
         )
     results: list[ImagePrediction | PredictionFailure] = []
-    for image in images:
+    for image, ready in zip(images, prepared, strict=True):
         try:
-            results.extend(predictor.predict_batch([image]))
+            results.extend(predictor.predict_batch([image], [ready]))
         except (CancelledError, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - this image only

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,14 @@ class ImagePrediction:
         return self.check.assessable
 
 
+@dataclass(frozen=True)
+class PreparedInput:
+    """One image as the network takes it (``core.preprocess.prepare``), made ahead of the pass."""
+
+    tensor: torch.Tensor  # 3 x crop x crop, normalised
+    box: Box  # part of the full image the input covers
+
+
 class Predictor:
     """Runs a bundle's model. Not thread-safe: one thread owns a Predictor (the app's worker)."""
 
@@ -97,14 +106,31 @@ class Predictor:
     def class_names(self) -> tuple[str, ...]:
         return self.bundle.card.class_names
 
+    def prepare(self, image: LoadedImage) -> PreparedInput:
+        """The network's input for ``image`` by the bundle's preprocessing. Safe to call from
+        another thread while this Predictor runs a batch (it reads only the card), which is how
+        callers overlap preparing the next batch with the current pass."""
+        tensor, box = prepare(image, self.bundle.card.preprocessing)
+        return PreparedInput(tensor, box)
+
     @torch.inference_mode()
-    def predict_batch(self, images: Sequence[LoadedImage]) -> list[ImagePrediction]:
-        """One forward pass over ``images`` (all at once; callers choose the batch size)."""
+    def predict_batch(
+        self,
+        images: Sequence[LoadedImage],
+        prepared: Sequence[PreparedInput | None] | None = None,
+    ) -> list[ImagePrediction]:
+        """One forward pass over ``images`` (all at once; callers choose the batch size).
+        ``prepared[i]``, when given and not None, is ``self.prepare(images[i])`` made ahead."""
         if not images:
             return []
-        spec = self.bundle.card.preprocessing
-        prepared = [prepare(im, spec) for im in images]
-        batch = torch.stack([t for t, _ in prepared]).to(self.device)
+        if prepared is None:
+            prepared = [None] * len(images)
+        if len(prepared) != len(images):
+            raise ValueError(f"{len(prepared)} prepared inputs for {len(images)} images")
+        ready = [
+            p if p is not None else self.prepare(im) for im, p in zip(images, prepared, strict=True)
+        ]
+        batch = torch.stack([p.tensor for p in ready]).to(self.device)
         out: ForwardOutputs = self.backend.forward(batch)
         probs = torch.softmax(out.logits.float() / self.bundle.card.temperature, dim=1)
         probs = probs.cpu().numpy()
@@ -118,7 +144,7 @@ class Predictor:
             plane, plane_prob = planes[i] if planes else (None, None)
             results.append(
                 ImagePrediction(
-                    ref=im.ref, probs=probs[i], cams=cams[i], input_box=prepared[i][1],
+                    ref=im.ref, probs=probs[i], cams=cams[i], input_box=ready[i].box,
                     check=self._check(im, None if scores is None else scores[i], finite[i]),
                     ood_score=None if scores is None else float(scores[i]),
                     plane=plane, plane_prob=plane_prob,
@@ -159,15 +185,37 @@ class Predictor:
         progress: ProgressFn | None = None,
         cancelled: CancelFn | None = None,
     ) -> list[ImagePrediction]:
-        """Predict in batches; raises ``CancelledError`` if ``cancelled()`` turns true."""
+        """Predict in batches, the next batch prepared on a second thread while the current
+        one runs; raises ``CancelledError`` if ``cancelled()`` turns true."""
         results: list[ImagePrediction] = []
-        for start in range(0, len(images), self.batch_size):
-            if cancelled is not None and cancelled():
-                raise CancelledError(f"prediction cancelled after {start} of {len(images)} images")
-            results.extend(self.predict_batch(images[start : start + self.batch_size]))
-            if progress is not None:
-                progress(len(results), len(images))
+        batches = [images[s : s + self.batch_size] for s in range(0, len(images), self.batch_size)]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnsight-prepare") as pool:
+            ahead = pool.submit(self._prepare_ahead, batches[0]) if batches else None
+            for i, batch in enumerate(batches):
+                if cancelled is not None and cancelled():
+                    ahead.cancel()
+                    raise CancelledError(
+                        f"prediction cancelled after {len(results)} of {len(images)} images"
+                    )
+                prepared = ahead.result()
+                if i + 1 < len(batches):
+                    ahead = pool.submit(self._prepare_ahead, batches[i + 1])
+                results.extend(self.predict_batch(batch, prepared))
+                if progress is not None:
+                    progress(len(results), len(images))
         return results
+
+    def _prepare_ahead(self, images: Sequence[LoadedImage]) -> list[PreparedInput | None]:
+        """Prepared inputs; None where preparing fails: ``predict_batch`` prepares that image
+        again and raises its error in the caller's thread (``core.isolation``)."""
+        out: list[PreparedInput | None] = []
+        for image in images:
+            try:
+                out.append(self.prepare(image))
+            except Exception as exc:  # noqa: BLE001 - raised again by predict_batch
+                log.debug("preparing %s ahead failed: %s", image.ref.key, exc)
+                out.append(None)
+        return out
 
     def extra_heatmap(
         self, image: LoadedImage, class_index: int, method: str, layer: str = "layer4"

@@ -16,6 +16,7 @@ from core.errors import ImageReadError
 from core.imaging import read_image
 from core.isolation import PredictionFailure, predict_batch_isolated
 from core.predictor import Predictor
+from core.read_ahead import ReadItem, read_ahead
 from core.records import ImageRef
 
 log = logging.getLogger("cnsight.eval")
@@ -40,20 +41,16 @@ class Predictions:
 def predict_images(
     predictor: Predictor, refs: Sequence[ImageRef], progress: bool = True
 ) -> Predictions:
-    """Read and predict ``refs`` batch by batch (memory stays flat); unreadable files are collected."""
+    """Predict ``refs`` in full batches, decoded and prepared ahead on two threads
+    (``core.read_ahead``: memory stays flat); unreadable files are collected."""
     done, probs, errors, checks, scores, planes = [], [], [], [], [], []
     bar = tqdm(
         total=len(refs), desc="predicting", unit="img", disable=not progress, dynamic_ncols=True
     )
-    for start in range(0, len(refs), predictor.batch_size):
-        loaded = []
-        for ref in refs[start : start + predictor.batch_size]:
-            try:
-                loaded.append(read_image(ref))
-            except ImageReadError as e:
-                errors.append((ref, e.reason))
-                log.warning("unreadable: %s", e)
-        for prediction in predict_batch_isolated(predictor, loaded):
+
+    def flush(batch: list[ReadItem]) -> None:
+        images, prepared = [it.image for it in batch], [it.prepared for it in batch]
+        for prediction in predict_batch_isolated(predictor, images, prepared):
             if isinstance(prediction, PredictionFailure):  # this image only (issue 15)
                 errors.append((prediction.ref, prediction.reason))
                 log.warning("not predicted: %s: %s", prediction.ref.key, prediction.reason)
@@ -63,7 +60,22 @@ def predict_images(
             checks.append(prediction.check)
             scores.append(np.nan if prediction.ood_score is None else prediction.ood_score)
             planes.append(prediction.plane)
-        bar.update(len(refs[start : start + predictor.batch_size]))
+        bar.update(len(batch))
+        batch.clear()
+
+    batch: list[ReadItem] = []
+    for item in read_ahead(refs, read_image, predictor.prepare):
+        if item.error is not None:
+            if not isinstance(item.error, ImageReadError):
+                raise item.error  # a reader bug is not a property of the data: stop loudly
+            errors.append((item.ref, item.error.reason))
+            log.warning("unreadable: %s", item.error)
+            bar.update(1)
+            continue
+        batch.append(item)
+        if len(batch) >= predictor.batch_size:
+            flush(batch)
+    flush(batch)
     bar.close()
     k = len(predictor.class_names)
     has_scores = predictor.bundle.feature_domain is not None

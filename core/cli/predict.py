@@ -24,9 +24,9 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,7 @@ from ..devices import DEFAULT_DEVICE, DEVICES
 from ..errors import BackendUnavailable, BundleError, CNSightError, DiscoveryError
 from ..inference.names import add_backend_argument
 from ..isolation import PredictionFailure, failure_reason, predict_batch_isolated
+from ..read_ahead import ReadItem, read_ahead
 from ..records import ImageRef, LoadedImage, Patient
 from ..resources import demo_model_dir
 from .dicom_out import StudyDicomWriter, add_dicom_out_argument
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
     from ..predictor import ImagePrediction
 
 log = logging.getLogger("cnsight.predict")
-PREFETCH = 8  # images decoded ahead of the model (bounded, so memory stays flat)
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -107,20 +107,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     add_dicom_out_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
-
-
-def prefetch(
-    refs: Sequence[ImageRef], load, depth: int = PREFETCH
-) -> Iterator[tuple[ImageRef, Future]]:
-    """Yield (ref, future) in order, decoding at most ``depth`` images ahead on two threads."""
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cnsight-load") as pool:
-        pending: list[tuple[ImageRef, Future]] = []
-        it = iter(refs)
-        for ref in it:
-            pending.append((ref, pool.submit(load, ref)))
-            if len(pending) >= depth:
-                yield pending.pop(0)
-        yield from pending
 
 
 class CsvWriters:
@@ -253,8 +239,10 @@ def run(args: argparse.Namespace) -> int:
         )
         job = _PredictJob(predictor, writers, args, heatmap_classes, total=len(study.images))
         job.dicom_out = dicom_out
-        n_ok = sum(job.patient(p) for p in study.patients)
-        job.close()
+        try:
+            n_ok = job.run(study.patients)
+        finally:
+            job.close()
     n_err = len(study.errors) + job.n_errors
     write_run_record(args.out, bundle.card, predictor, n_ok, n_err)
     log.info("%d images predicted, %d not; results in %s", n_ok, n_err, args.out)
@@ -277,8 +265,23 @@ def write_run_record(out: Path, card, predictor, n_predicted: int, n_errors: int
     os.replace(tmp, out / "run.json")
 
 
+@dataclass
+class _PatientRun:
+    """A patient whose images are on their way: its predictions so far, and how many of its
+    images still wait in the batch."""
+
+    patient: Patient
+    preds: list[ImagePrediction] = field(default_factory=list)
+    waiting: int = 0
+    all_queued: bool = False
+
+
 class _PredictJob:
-    """Predicts patient after patient, writing rows as it goes (nothing kept but one patient)."""
+    """Predicts every patient's images in one stream: files decoded and prepared ahead on two
+    threads (``core.read_ahead``), batches filled across patients (a study of one-image
+    patients still runs full batches), rows written in input order. A patient's row is
+    written as soon as its last image is predicted; nothing is kept but the batch in hand, the
+    images read ahead and the patients they belong to."""
 
     def __init__(self, predictor, writers: CsvWriters, args, heatmap_classes, total: int):
         from tqdm import tqdm
@@ -288,37 +291,92 @@ class _PredictJob:
         self.rule = args.rule or predictor.bundle.card.aggregation
         self.bar = tqdm(total=total, unit="img", disable=args.no_progress, file=sys.stderr)
         self.n_errors = 0
+        self.n_predicted = 0
         self.dicom_out: StudyDicomWriter | None = None
+        self._open: deque[_PatientRun] = deque()  # patients not yet written, in order
+        self._batch: list[tuple[_PatientRun, ReadItem]] = []  # in input order, errors included
 
-    def patient(self, patient: Patient) -> int:
-        """Predict one patient's images and write its rows; returns the number predicted."""
-        from ..aggregation import aggregate_patient
+    def run(self, patients: Sequence[Patient]) -> int:
+        """Predict all ``patients``; returns the number of images predicted."""
         from ..imaging import read_image
 
-        loaded: list[LoadedImage] = []
-        preds: list[ImagePrediction] = []
-        for ref, future in prefetch(patient.images, read_image):
-            try:
-                image = future.result()
-            except CNSightError as e:
-                self._error(patient, ref, str(e))
-                continue
-            except Exception as e:  # noqa: BLE001 - a reader bug must cost this image only
-                log.debug("reading %s failed", ref.key, exc_info=e)
-                self._error(patient, ref, f"{ref.path}: cannot read image: {failure_reason(e)}")
-                continue
-            loaded.append(image)  # out-of-scope images too: the domain check says why
-            if len(loaded) >= self.predictor.batch_size:
-                self._predict(patient, loaded, preds)
-        self._predict(patient, loaded, preds)
+        refs = (ref for patient in patients for ref in patient.images)
+        items = read_ahead(refs, read_image, self.predictor.prepare)
+        try:
+            for patient in patients:
+                run = _PatientRun(patient)
+                self._open.append(run)
+                for _ in patient.images:
+                    self._queue(run, next(items))
+                run.all_queued = True
+                self._write_finished_patients()
+            self._flush()
+        finally:
+            items.close()
+        return self.n_predicted
+
+    def _queue(self, run: _PatientRun, item: ReadItem) -> None:
+        self._batch.append((run, item))
+        run.waiting += 1
+        if sum(it.image is not None for _, it in self._batch) >= self.predictor.batch_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Predict the batch's images (failure isolated per image), then write its rows in
+        input order, then every patient that is now complete."""
+        if not self._batch:
+            return
+        readable = [(run, it) for run, it in self._batch if it.image is not None]
+        results = iter(
+            predict_batch_isolated(
+                self.predictor,
+                [it.image for _, it in readable],
+                [it.prepared for _, it in readable],
+            )
+        )
         names = self.writers.class_names
+        for run, item in self._batch:
+            run.waiting -= 1
+            if item.image is None:
+                self._error(run.patient, item.ref, self._read_failure(item))
+                continue
+            result = next(results)
+            if isinstance(result, PredictionFailure):
+                self._error(run.patient, item.ref, f"{item.ref.path}: {result.reason}")
+                continue
+            self.writers.prediction_row(run.patient.patient_id, result)
+            run.preds.append(result)
+            self.n_predicted += 1
+            self.bar.update(1)
+            # No overlay for an image the model cannot assess: a heatmap would look like a finding.
+            if self.args.heatmaps and result.assessable:
+                self._overlay(run.patient, item.image, result, names)
+        self._batch.clear()
+        self._write_finished_patients()
+
+    @staticmethod
+    def _read_failure(item: ReadItem) -> str:
+        exc = item.error
+        if isinstance(exc, CNSightError):
+            return str(exc)
+        log.debug("reading %s failed", item.ref.key, exc_info=exc)
+        return f"{item.ref.path}: cannot read image: {failure_reason(exc)}"
+
+    def _write_finished_patients(self) -> None:
+        while self._open and self._open[0].all_queued and self._open[0].waiting == 0:
+            self._patient_row(self._open.popleft())
+
+    def _patient_row(self, run: _PatientRun) -> None:
+        from ..aggregation import aggregate_patient
+
+        preds, patient = run.preds, run.patient
         card = self.predictor.bundle.card
         verdict = (
             aggregate_patient(
                 patient.patient_id,
                 [p.probs for p in preds],
                 [p.ref.key for p in preds],
-                names,
+                self.writers.class_names,
                 self.rule,
                 views=[str(p.ref.path) for p in preds],
                 assessable=[p.assessable for p in preds],
@@ -330,27 +388,6 @@ class _PredictJob:
         self.writers.patient_row(patient.patient_id, verdict, self.rule)
         if self.dicom_out is not None:
             self.dicom_out.study(patient, preds, verdict, card)
-        return len(preds)
-
-    def _predict(self, patient: Patient, loaded: list[LoadedImage], preds: list) -> None:
-        """Predict the loaded images (then clear them), appending to ``preds``; an image that
-        cannot be prepared or predicted gets its error row, the others their predictions."""
-        if not loaded:
-            return
-        names = self.writers.class_names
-        results = predict_batch_isolated(self.predictor, loaded)
-        for image, result in zip(loaded, results, strict=True):
-            if isinstance(result, PredictionFailure):
-                self._error(patient, image.ref, f"{image.ref.path}: {result.reason}", count=False)
-                continue
-            pred = result
-            self.writers.prediction_row(patient.patient_id, pred)
-            preds.append(pred)
-            # No overlay for an image the model cannot assess: a heatmap would look like a finding.
-            if self.args.heatmaps and pred.assessable:
-                self._overlay(patient, image, pred, names)
-        self.bar.update(len(loaded))
-        loaded.clear()
 
     def _overlay(self, patient: Patient, image: LoadedImage, pred, names) -> None:
         pseudonyms = self.writers.pseudonyms
@@ -368,15 +405,13 @@ class _PredictJob:
         except (OSError, ValueError) as exc:  # a full disk, an unwritable folder
             log.warning("%s", self.writers.message(f"heatmap not written: {exc}"))
 
-    def _error(self, patient: Patient, ref: ImageRef, message: str, count: bool = True) -> None:
-        """One error row; ``count``: also advance the progress bar (a read failure; a
-        prediction failure is counted with its batch)."""
+    def _error(self, patient: Patient, ref: ImageRef, message: str) -> None:
+        """One error row (the image is counted on the progress bar too)."""
         path = str(ref.path)
         log.warning("%s", self.writers.message(message, path))
         self.writers.error_row(patient.patient_id, path, ref.frame, message)
         self.n_errors += 1
-        if count:
-            self.bar.update(1)
+        self.bar.update(1)
 
     def close(self):
         self.bar.close()

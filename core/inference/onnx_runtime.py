@@ -23,6 +23,13 @@ log = logging.getLogger(f"cnsight.{__name__}")
 EXPORT_VERSION = 1
 OPSET = 18
 
+#: ONNX Runtime's intra-op threads spin-wait for more work after every run by default. Here
+#: that busy-waiting takes the very cores the app's GUI thread and the CLI's decoder threads
+#: need between batches (two cores on a reading workstation is common). Off: the threads sleep
+#: when a run ends. Measured side by side in docs/performance.md (bench/gui_stall.py
+#: --ort-spinning on|off).
+ALLOW_SPINNING = False
+
 
 def import_onnxruntime():
     try:
@@ -79,6 +86,9 @@ def session_options(ort):
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    spin = "1" if ALLOW_SPINNING else "0"
+    opts.add_session_config_entry("session.intra_op.allow_spinning", spin)
+    opts.add_session_config_entry("session.inter_op.allow_spinning", spin)
     return opts
 
 

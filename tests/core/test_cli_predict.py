@@ -173,3 +173,53 @@ def test_usage_errors(tiny_bundle, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["--help"])
     assert e.value.code == 0
+
+
+def test_batches_span_patients_and_each_file_is_read_once(tiny_bundle, tmp_path, monkeypatch):
+    """A study of one-image patients still runs full batches (issue 10: batches across
+    patients), every file is decoded once, and each patient's row is what predicting that
+    patient alone gives."""
+    from collections import Counter
+
+    import core.imaging
+    from core.predictor import Predictor
+
+    root = tmp_path / "study"
+    rng = np.random.default_rng(3)
+    for i in range(11):
+        (root / f"p{i:02d}").mkdir(parents=True)
+        pixels = rng.integers(0, 255, (80, 96), np.uint8)
+        (root / f"p{i:02d}" / "img.png").write_bytes(_png_bytes(pixels))
+    truncated = _png_bytes(rng.integers(0, 255, (80, 96), np.uint8))[:60]
+    (root / "p05" / "broken.png").write_bytes(truncated)  # found, then fails to decode
+    reads, sizes = Counter(), []
+    real_read, real_batch = core.imaging.read_image, Predictor.predict_batch
+
+    def counting_read(ref):
+        reads[ref.key] += 1
+        return real_read(ref)
+
+    def recording_batch(self, images, prepared=None):
+        sizes.append(len(images))
+        return real_batch(self, images, prepared)
+
+    monkeypatch.setattr(core.imaging, "read_image", counting_read)
+    monkeypatch.setattr(Predictor, "predict_batch", recording_batch)
+    args = ["--model", str(tiny_bundle), "--batch-size", "4", "--no-progress"]
+    assert main([str(root), *args, "--out", str(tmp_path / "all")]) == 0
+    assert sizes == [4, 4, 3]
+    assert len(reads) == 12 and set(reads.values()) == {1}, reads
+    images = _rows(tmp_path / "all" / "images.csv")
+    assert [r["error"] != "" for r in images].count(True) == 1
+    broken = next(r for r in images if r["error"])
+    assert broken["path"].endswith("broken.png") and broken["patient_id"].endswith("p05")
+    patients = {r["patient_id"]: r for r in _rows(tmp_path / "all" / "patients.csv")}
+    assert len(patients) == 11
+    monkeypatch.setattr(Predictor, "predict_batch", real_batch)
+    assert main([str(root / "p07"), *args, "--out", str(tmp_path / "alone")]) == 0
+    (alone,) = _rows(tmp_path / "alone" / "patients.csv")
+    together = next(r for pid, r in patients.items() if pid.endswith("p07"))
+    for k in alone:
+        if k.startswith("p_"):
+            assert abs(float(alone[k]) - float(together[k])) < 1e-4, k
+    assert alone["pred"] == together["pred"]

@@ -131,3 +131,38 @@ def test_non_finite_output_is_never_a_class(tiny_bundle):
         bundle.card.class_names, bundle.card.aggregation, assessable=[r.assessable for r in results],
     )  # fmt: skip
     assert patient.pred == NOT_ASSESSABLE
+
+
+def test_predict_prepares_each_image_once_and_ahead(tiny_bundle, monkeypatch):
+    """predict() prepares the next batch on a second thread while the current one runs; every
+    image is prepared exactly once, and the results equal predict_batch's."""
+    import threading
+
+    import core.predictor
+
+    threads, counts = set(), {}
+    real = core.predictor.prepare
+
+    def counting(image, spec):
+        threads.add(threading.current_thread().name)
+        counts[image.ref.name] = counts.get(image.ref.name, 0) + 1
+        return real(image, spec)
+
+    images = [random_image(seed=s, name=f"{s}.png") for s in range(7)]
+    with Predictor(load_bundle(tiny_bundle), device="cpu", batch_size=3) as p:
+        reference = [p.predict_batch([im])[0] for im in images]
+        counts.clear()
+        threads.clear()
+        monkeypatch.setattr(core.predictor, "prepare", counting)
+        got = p.predict(images)
+    assert counts == {f"{s}.png": 1 for s in range(7)}
+    assert threads == {n for n in threads if n.startswith("cnsight-prepare")} and threads
+    for g, r in zip(got, reference, strict=True):
+        assert g.ref == r.ref and g.input_box == r.input_box
+        np.testing.assert_allclose(g.probs, r.probs, atol=1e-5)
+
+
+def test_prepared_inputs_must_match_the_images(predictor):
+    images = [random_image(seed=s) for s in range(2)]
+    with pytest.raises(ValueError, match="1 prepared inputs for 2 images"):
+        predictor.predict_batch(images, [predictor.prepare(images[0])])

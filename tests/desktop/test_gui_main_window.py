@@ -281,3 +281,25 @@ def test_report_shows_one_image_per_file_with_and_without_heatmap(
     assert page.shape[0] > page.shape[1] > 1000  # A4 portrait at 150 dpi
     dark = (page.max(axis=2) < 100).mean()
     assert 0.05 < dark < 0.6  # text and pictures on white, not a blank or black page
+
+
+def test_every_image_is_decoded_once_for_display_and_model(
+    qtbot, window, phantom_study, tiny_bundle, monkeypatch
+):
+    """Opening a study decodes each file (each cine frame) once: the pixels shown and the
+    pixels predicted are the same decode (issue 10: no repeated decode of a file)."""
+    from collections import Counter
+
+    import core.imaging
+
+    reads, real = Counter(), core.imaging.read_image
+
+    def counting(ref):
+        reads[(ref.key, ref.frame)] += 1
+        return real(ref)
+
+    monkeypatch.setattr(core.imaging, "read_image", counting)
+    open_and_wait(qtbot, window, phantom_study, tiny_bundle)
+    n_images = sum(len(p.images) for p in window.vm.cohort.patients)
+    assert window.vm.predicted_image_count == n_images > 0
+    assert len(reads) == n_images and set(reads.values()) == {1}, reads.most_common(3)
