@@ -34,9 +34,11 @@ log = logging.getLogger(f"cnsight.{__name__}")
 #: new weights, and every test bundle would pay it (docs/performance.md).
 LIBRARY_DEFAULT_BACKEND = "torch"
 
-#: progress(done, total) is called after each batch; cancelled() is polled between batches.
+#: progress(done, total) is called after each batch; cancelled() is polled between batches;
+#: on_batch(predictions) receives each batch's results as soon as they exist.
 ProgressFn = Callable[[int, int], None]
 CancelFn = Callable[[], bool]
+BatchFn = Callable[[list["ImagePrediction"]], None]
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,7 @@ class Predictor:
         images: Sequence[LoadedImage],
         progress: ProgressFn | None = None,
         cancelled: CancelFn | None = None,
+        on_batch: BatchFn | None = None,
     ) -> list[ImagePrediction]:
         """Predict in batches, the next batch prepared on a second thread while the current
         one runs; raises ``CancelledError`` if ``cancelled()`` turns true."""
@@ -200,7 +203,10 @@ class Predictor:
                 prepared = ahead.result()
                 if i + 1 < len(batches):
                     ahead = pool.submit(self._prepare_ahead, batches[i + 1])
-                results.extend(self.predict_batch(batch, prepared))
+                done = self.predict_batch(batch, prepared)
+                results.extend(done)
+                if on_batch is not None:
+                    on_batch(done)
                 if progress is not None:
                     progress(len(results), len(images))
         return results

@@ -124,6 +124,9 @@ class ModelWorker(QObject):
     model_failed = Signal(int, str)
     progress = Signal(int, int, int)  # request id, done, total
     predicted = Signal(int, object)  # request id, list[ImagePrediction]
+    # request id, list[ImagePrediction]: each batch as it is done (a cine's frames show their
+    # heatmaps while it plays; ``predicted`` still follows with all of them)
+    batch_predicted = Signal(int, object)
     predict_failed = Signal(int, str)
     images_failed = Signal(int, object)  # request id, list[PredictionFailure] (before predicted)
     cancelled = Signal(int)
@@ -168,6 +171,7 @@ class ModelWorker(QObject):
                     images,
                     progress=lambda done, total: self.progress.emit(request_id, done, total),
                     cancelled=token.is_set,
+                    on_batch=lambda batch: self.batch_predicted.emit(request_id, batch),
                 )
             except CancelledError:
                 raise

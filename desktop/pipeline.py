@@ -90,6 +90,7 @@ class AnalysisPipeline(QObject):
         w.model_loaded.connect(self._on_model_loaded)
         w.model_failed.connect(self._on_model_failed)
         w.predicted.connect(self._on_predicted)
+        w.batch_predicted.connect(self._on_batch_predicted)
         w.cancelled.connect(self._on_cancelled)
         w.predict_failed.connect(self._on_predict_failed)
         w.images_failed.connect(self._on_images_failed)
@@ -255,6 +256,14 @@ class AnalysisPipeline(QObject):
             self.vm.set_predictions(active.patient_key, predictions)
             self._emit_progress()
             self._schedule_pump()
+
+    @Slot(int, object)
+    def _on_batch_predicted(self, request_id: int, predictions) -> None:
+        """Part of the active patient's images: shown at once (frame by frame while a cine
+        plays); the patient's verdict waits for all of them (``_on_predicted``)."""
+        active = self._active
+        if active is not None and active.request_id == request_id:
+            self.vm.add_image_predictions(active.patient_key, predictions)
 
     @Slot(int)
     def _on_cancelled(self, request_id: int) -> None:

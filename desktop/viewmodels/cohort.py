@@ -194,6 +194,14 @@ class CohortViewModel(QObject):
         self.set_status(key, PatientStatus.DONE if predictions else PatientStatus.FAILED)
         self.predictions_changed.emit(key)
 
+    def add_image_predictions(self, key: str, predictions: Sequence) -> None:
+        """Some of a patient's image predictions, ahead of the rest: each image shows its own
+        result at once; the patient's verdict and status wait for ``set_predictions``."""
+        for p in predictions:
+            self._predictions[p.ref.key] = p
+        if predictions:
+            self.predictions_changed.emit(key)
+
     def prediction(self, ref: ImageRef | None):
         return self._predictions.get(ref.key) if ref is not None else None
 

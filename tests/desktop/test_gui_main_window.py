@@ -303,3 +303,25 @@ def test_every_image_is_decoded_once_for_display_and_model(
     n_images = sum(len(p.images) for p in window.vm.cohort.patients)
     assert window.vm.predicted_image_count == n_images > 0
     assert len(reads) == n_images and set(reads.values()) == {1}, reads.most_common(3)
+
+
+def test_images_show_their_results_batch_by_batch_before_the_verdict(
+    qtbot, window, phantom_study, tiny_bundle
+):
+    """Each batch's predictions reach the view as soon as they exist (a cine's frames get
+    their heatmaps while it plays); the patient's verdict waits for all of its images."""
+    seen = []
+
+    def record(key):
+        patient = window.vm.patient(key)
+        n = sum(window.vm.prediction(ref) is not None for ref in patient.images)
+        seen.append((key, n, len(patient.images), window.vm.verdict(key) is not None))
+
+    window.vm.predictions_changed.connect(record)
+    open_and_wait(qtbot, window, phantom_study, tiny_bundle)
+    partial = [s for s in seen if 0 < s[1] < s[2]]
+    assert partial, seen  # the phantom patients have more images than one batch (8)
+    assert not any(has_verdict for *_, has_verdict in partial)
+    for key in {s[0] for s in seen}:
+        last = [s for s in seen if s[0] == key][-1]
+        assert last[1] == last[2] and last[3]
