@@ -53,7 +53,7 @@ class GatedPredictor:
         self.honour_cancel = honour_cancel
         self.calls: list[list[str]] = []
 
-    def predict(self, images, progress=None, cancelled=None):
+    def predict(self, images, progress=None, cancelled=None, on_batch=None):
         from core.errors import CancelledError
         from core.predictor import ImagePrediction
 
