@@ -69,6 +69,10 @@ def agreement(got, ref) -> dict:
     return {"max_prob_diff": dp, "min_cam_corr": corr, "same_classes": same}
 
 
+#: Batches in the "as callers run it" measurement (Predictor.predict over several batches).
+RUN_BATCHES = 4
+
+
 def run(model_dir: Path, reps: int = 7, batch_size: int = 16, calibrate_int8: bool = True) -> dict:
     import torch
 
@@ -104,7 +108,20 @@ def run(model_dir: Path, reps: int = 7, batch_size: int = 16, calibrate_int8: bo
     fns["preprocessing alone (prepare, stack)"] = lambda: torch.stack(
         [prepare(im, spec)[0] for im in images]
     )
+    # As cnsight-predict, cnsight-eval and the app call it: several batches, the next one
+    # prepared on a second thread while the current one runs; against the same backend's bare
+    # forward over the same (already prepared) batches.
+    run_images = phantom_images(RUN_BATCHES * batch_size, seed=13)
+    run_batches = [
+        torch.stack([prepare(im, spec)[0] for im in run_images[i : i + batch_size]])
+        for i in range(0, len(run_images), batch_size)
+    ]
+    for name, p in predictors.items():
+        fns[f"run bare: {name}"] = lambda p=p: [p.backend.forward(b) for b in run_batches]
+        fns[f"run Predictor.predict: {name}"] = lambda p=p: p.predict(run_images)
     medians = interleaved(fns, reps)
+    run_ms = {k: v / len(run_images) * 1000 for k, v in medians.items() if k.startswith("run ")}
+    medians = {k: v for k, v in medians.items() if not k.startswith("run ")}
     bare = {k: v for k, v in medians.items() if k.startswith("bare forward")}
     fastest_bare = min(bare, key=bare.get)
     exact = {k: v for k, v in bare.items() if "int8" not in k and "bf16" not in k}
@@ -125,6 +142,8 @@ def run(model_dir: Path, reps: int = 7, batch_size: int = 16, calibrate_int8: bo
         "ratio_to_fastest_fp32_bare": {k: v / medians[fastest_fp32] for k, v in medians.items()},
         "agreement": agree,
         "skipped": skipped,
+        "run_images": len(run_images),
+        "run_ms_per_image": run_ms,
     }
 
 
@@ -155,6 +174,25 @@ def markdown(r: dict) -> str:
             f"| {n} | {a['max_prob_diff']:.2e} | {a['min_cam_corr']:.5f} | "
             f"{'yes' if a['same_classes'] else 'NO'} |"
         )
+    run_ms = r.get("run_ms_per_image", {})
+    if run_ms:
+        fastest = min(v for k, v in run_ms.items() if k.startswith("run bare"))
+        lines += [
+            "",
+            f"As the CLI and the app run it: `Predictor.predict` over {r['run_images']} images "
+            f"({r['run_images'] // r['batch']} batches; each next batch prepared on a second "
+            "thread while the current one runs; probabilities, all heatmaps, domain check) "
+            "against the same backend's bare forward over the same batches, already prepared:",
+            "",
+            "| backend | bare forward (ms / image) | Predictor.predict (ms / image) | "
+            "Predictor / own bare forward | Predictor / fastest bare forward |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for n in r["agreement"]:
+            bare, pred = run_ms[f"run bare: {n}"], run_ms[f"run Predictor.predict: {n}"]
+            lines.append(
+                f"| {n} | {bare:.1f} | {pred:.1f} | {pred / bare:.3f} | {pred / fastest:.3f} |"
+            )
     for n, why in r["skipped"].items():
         lines.append(f"\nNot run: `{n}`: {why}")
     return "\n".join(lines)
