@@ -81,9 +81,21 @@ def load_patient_pixels(
     return pixels, errors
 
 
-def images_to_predict(patient: Patient, pixels: PatientPixels) -> list[LoadedImage]:
-    """The patient's readable images in reading order (what the model is given). Out-of-scope
-    images too: the predictor's domain check marks them not assessable and says why, and the
-    patient verdict leaves them out."""
-    images = (pixels.images.get(r.key) for r in patient.images)
-    return [image for image in images if image is not None]
+def images_to_predict(
+    patient: Patient, pixels: PatientPixels, on_screen: ImageRef | None = None
+) -> list[LoadedImage]:
+    """The patient's readable images (what the model is given), in reading order; with
+    ``on_screen``, the file on screen goes first, from its displayed frame on (then its earlier
+    frames): a cine being played gets its heatmaps from the frame the reader is looking at, as
+    results arrive batch by batch. Out-of-scope images too: the predictor's domain check marks
+    them not assessable and says why, and the patient verdict leaves them out."""
+    images = [im for im in (pixels.images.get(r.key) for r in patient.images) if im is not None]
+    if on_screen is None:
+        return images
+    shown = [im for im in images if im.ref.path == on_screen.path]
+    if not shown:
+        return images
+    frame = on_screen.frame or 0
+    later = [im for im in shown if (im.ref.frame or 0) >= frame]
+    earlier = [im for im in shown if (im.ref.frame or 0) < frame]
+    return later + earlier + [im for im in images if im.ref.path != on_screen.path]

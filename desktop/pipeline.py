@@ -228,7 +228,11 @@ class AnalysisPipeline(QObject):
             self.ensure_pixels(key)
             return
         patient = self.vm.patient(key)
-        images = images_to_predict(patient, pixels)
+        current = self.vm.current_patient
+        on_screen = (
+            self.vm.current_ref if current is not None and patient_key(current) == key else None
+        )
+        images = images_to_predict(patient, pixels, on_screen)
         if not images:
             self.vm.set_predictions(key, [])  # nothing readable: FAILED badge
             self._schedule_pump()
@@ -253,6 +257,10 @@ class AnalysisPipeline(QObject):
     def _on_predicted(self, request_id: int, predictions) -> None:
         active = self._take_active(request_id)
         if active is not None:
+            patient = self.vm.patient(active.patient_key)
+            if patient is not None:  # back to reading order (the file on screen went first)
+                order = {ref.key: i for i, ref in enumerate(patient.images)}
+                predictions = sorted(predictions, key=lambda p: order.get(p.ref.key, len(order)))
             self.vm.set_predictions(active.patient_key, predictions)
             self._emit_progress()
             self._schedule_pump()

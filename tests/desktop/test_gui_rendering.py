@@ -136,3 +136,27 @@ def test_out_of_scope_images_are_shown_and_passed_to_the_domain_check(tmp_path):
     # reason), so the reader sees why and the patient verdict leaves it out.
     assert images_to_predict(Patient("P", (ref,)), pixels) == [ct]
     assert check_image(ct).reason == "not_ultrasound"
+
+
+def test_the_file_on_screen_is_predicted_first_from_its_displayed_frame():
+    from core.records import LoadedImage
+    from desktop.viewmodels.cohort import PatientPixels
+
+    still = ImageRef(Path("/s/still.png"), patient_id="P")
+    cine = [ImageRef(Path("/s/cine.dcm"), frame=f, patient_id="P", n_frames=5) for f in range(5)]
+    after = ImageRef(Path("/s/after.png"), patient_id="P")
+    refs = (still, *cine, after)
+    pixels = PatientPixels()
+    for ref in refs:
+        pixels.images[ref.key] = LoadedImage(ref=ref, pixels=np.zeros((8, 8, 3), np.uint8))
+    patient = Patient("P", refs)
+
+    def order(on_screen):
+        return [
+            (im.ref.path.name, im.ref.frame) for im in images_to_predict(patient, pixels, on_screen)
+        ]
+
+    assert order(None) == [(r.path.name, r.frame) for r in refs]
+    assert order(cine[3]) == [("cine.dcm", 3), ("cine.dcm", 4), ("cine.dcm", 0), ("cine.dcm", 1),
+                              ("cine.dcm", 2), ("still.png", None), ("after.png", None)]  # fmt: skip
+    assert order(after)[0] == ("after.png", None) and len(order(after)) == 7
