@@ -372,6 +372,10 @@ def _run_retrieve(
                     f"computer's address and port {node.our_port}"
                 )
             if code not in (0x0000, 0xB000) and receiver.error is None:
+                if receiver.cancel.is_set():
+                    # Once our Storage SCP refuses the rest, a PACS may answer "unable to
+                    # process" (Orthanc: 0xC000) instead of Cancel: the cause is our cancel.
+                    raise RetrieveCancelled(f"{what}: cancelled")
                 if receiver.writer.n_instances == 0 and code == 0xC000:
                     break  # nothing sent: _finish tells a vanished study from a failed one
                 raise RetrieveFailed(f"{what}: {node.ae_title} answered {_status_text(code)}")

@@ -190,3 +190,27 @@ def test_a_cancelled_send_says_how_far_it_got(orthanc, tmp_path, phantom_studies
     cancel.set()
     with pytest.raises(RetrieveCancelled, match="sending cancelled after 0 of 2 files"):
         transfer.send(orthanc.node(), [folder], method, cancel=cancel)
+
+
+def test_a_failure_answer_after_our_cancel_is_a_cancel():
+    """Once our Storage SCP refuses the rest of a cancelled C-MOVE, Orthanc may answer 0xC000
+    (unable to process) rather than Cancel (seen in CI): that is still the user's cancel."""
+    import types
+
+    from pydicom.dataset import Dataset
+
+    from core.pacs import dimse
+
+    status = Dataset()
+    status.Status = 0xC000
+    cancel = threading.Event()
+    cancel.set()
+    receiver = dimse._Receiver(
+        writer=types.SimpleNamespace(n_instances=1), progress=lambda *_: None, cancel=cancel
+    )
+    assoc = types.SimpleNamespace(
+        abort=lambda: None, dimse=types.SimpleNamespace(msg_queue=types.SimpleNamespace(put=print))
+    )
+    node = types.SimpleNamespace(ae_title="ORTHANC", timeout_s=10.0, host="127.0.0.1", port=104)
+    with pytest.raises(RetrieveCancelled, match="cancelled"):
+        dimse._run_retrieve(node, assoc, iter([(status, None)]), receiver, "C-MOVE")
