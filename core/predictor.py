@@ -227,7 +227,7 @@ class Predictor:
         self, image: LoadedImage, class_index: int, method: str, layer: str = "layer4"
     ) -> np.ndarray:
         """A heatmap by another ``grad-cam`` method (needs gradients; slower), crop x crop."""
-        tensor, _ = prepare(image, self.bundle.card.preprocessing)
+        tensor = self.prepare(image).tensor
         return compute_cam(
             self.model, tensor.to(self.device), class_index, method=method, layer=layer
         )

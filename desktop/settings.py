@@ -46,10 +46,14 @@ class AppSettings:
     def opacity(self, value: float) -> None:
         self._s.setValue("viewer/opacity", float(value))
 
+    def _one_of(self, key: str, default: str, allowed) -> str:
+        """A saved name, or ``default`` when it is not (or no longer) one of ``allowed``."""
+        value = str(self._s.value(key, default))
+        return value if value in allowed else default
+
     @property
     def device(self) -> str:
-        value = str(self._s.value("model/device", DEFAULT_DEVICE))
-        return value if value in DEVICES else DEFAULT_DEVICE
+        return self._one_of("model/device", DEFAULT_DEVICE, DEVICES)
 
     @device.setter
     def device(self, value: str) -> None:
@@ -58,8 +62,7 @@ class AppSettings:
     @property
     def backend(self) -> str:
         """What runs the network (``core.inference``); an unknown saved name is the default."""
-        value = str(self._s.value("model/backend", DEFAULT_BACKEND))
-        return value if value in BACKENDS else DEFAULT_BACKEND
+        return self._one_of("model/backend", DEFAULT_BACKEND, BACKENDS)
 
     @backend.setter
     def backend(self, value: str) -> None:
