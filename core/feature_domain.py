@@ -47,6 +47,8 @@ import numpy as np
 import torch
 
 from .errors import BundleError
+from .texture_statistics import N_FEATURES as N_TEXTURE_FEATURES
+from .texture_statistics import TEXTURE
 
 METHOD = "mahalanobis_shared_covariance"
 #: Share of in-domain validation images the threshold keeps. Not 0.95: a threshold at the 95 %
@@ -56,6 +58,9 @@ METHOD = "mahalanobis_shared_covariance"
 DEFAULT_KEEP = 0.99
 #: The stages a new bundle's score uses (chosen on selection data; docs/benchmarks.md).
 DEFAULT_STAGES = ("layer2", "layer3", "layer4")
+#: What a score can combine: the residual stages of the network, and the pixel texture
+#: measured on the image itself (core.texture_statistics). ``--domain-stages`` chooses among these.
+FEATURE_GROUPS = ("layer1", "layer2", "layer3", "layer4", TEXTURE)
 #: Validation images of a framing needed for a threshold of its own (else one threshold).
 MIN_IMAGES_PER_FRAMING = 100
 
@@ -92,13 +97,23 @@ class FeatureDomain:
         return tuple(self.stages)
 
     @property
+    def network_stage_names(self) -> tuple[str, ...]:
+        """The stages the network's forward pass must return (all but ``texture``, which
+        ``core.texture_statistics`` measures on the image itself)."""
+        return tuple(s for s in self.stages if s != TEXTURE)
+
+    @property
+    def uses_texture(self) -> bool:
+        return TEXTURE in self.stages
+
+    @property
     def class_means(self) -> np.ndarray:
-        """The last stage's (the class head input's) class means, K x C."""
-        return self.stages[self.stage_names[-1]].class_means
+        """The last network stage's (the class head input's) class means, K x C."""
+        return self.stages[self.network_stage_names[-1]].class_means
 
     @property
     def whitener(self) -> np.ndarray:
-        return self.stages[self.stage_names[-1]].whitener
+        return self.stages[self.network_stage_names[-1]].whitener
 
     def distances(self, features: Features) -> np.ndarray:
         """Combined distance: the mean over stages of each stage's distance / its scale."""
@@ -151,6 +166,13 @@ class FeatureDomain:
                 s: _stage(tensors[f"{s}.class_means"], tensors[f"{s}.whitener"], tensors[f"{s}.scale"])
                 for s in names
             }  # fmt: skip
+        if TEXTURE in stages and stages[TEXTURE].class_means.shape[1] != N_TEXTURE_FEATURES:
+            raise BundleError(
+                f"the domain statistics' {TEXTURE} group has {stages[TEXTURE].class_means.shape[1]} "
+                f"features; this version measures {N_TEXTURE_FEATURES} (core.texture_statistics)"
+            )
+        if set(stages) == {TEXTURE}:
+            raise BundleError("the domain statistics hold no network stage, only pixel texture")
         k = {g.class_means.shape[0] for g in stages.values()}
         if len(k) != 1:
             raise BundleError("the domain statistics' stages disagree on the number of classes")

@@ -24,8 +24,9 @@ from .heatmaps import cams_from_features, compute_cam
 from .inference import make_backend
 from .inference.outputs import ForwardOutputs
 from .model import pick_device
-from .preprocess import prepare
+from .preprocess import prepare, region_pixels
 from .records import Box, ImageRef, LoadedImage
+from .texture_statistics import TEXTURE, texture_features
 
 log = logging.getLogger(f"cnsight.{__name__}")
 
@@ -69,6 +70,7 @@ class PreparedInput:
 
     tensor: torch.Tensor  # 3 x crop x crop, normalised
     box: Box  # part of the full image the input covers
+    texture: np.ndarray | None = None  # core.texture_statistics, when the bundle's score uses it
 
 
 class Predictor:
@@ -112,8 +114,13 @@ class Predictor:
         """The network's input for ``image`` by the bundle's preprocessing. Safe to call from
         another thread while this Predictor runs a batch (it reads only the card), which is how
         callers overlap preparing the next batch with the current pass."""
-        tensor, box = prepare(image, self.bundle.card.preprocessing)
-        return PreparedInput(tensor, box)
+        spec = self.bundle.card.preprocessing
+        tensor, box = prepare(image, spec)
+        domain = self.bundle.feature_domain
+        texture = None
+        if domain is not None and domain.uses_texture:
+            texture = texture_features(region_pixels(image, spec)[0])
+        return PreparedInput(tensor, box, texture)
 
     @torch.inference_mode()
     def predict_batch(
@@ -139,7 +146,9 @@ class Predictor:
         finite = np.isfinite(probs).all(axis=1)
         fc_weight = self._fc_weight.to(out.features.device)
         cams = np.nan_to_num(cams_from_features(out.features, fc_weight), nan=0.0)
-        scores = self._ood_scores(out.stages, [im.region is not None for im in images])
+        scores = self._ood_scores(
+            self._domain_features(out.stages, ready), [im.region is not None for im in images]
+        )
         planes = self._planes(out.plane_logits)
         results = []
         for i, im in enumerate(images):
@@ -153,6 +162,13 @@ class Predictor:
                 )
             )  # fmt: skip
         return results
+
+    def _domain_features(self, stages: dict, ready: Sequence[PreparedInput]) -> dict:
+        """The network's pooled stages, plus the images' pixel texture when the score uses it."""
+        domain = self.bundle.feature_domain
+        if domain is None or not domain.uses_texture:
+            return stages
+        return {**stages, TEXTURE: np.stack([p.texture for p in ready])}
 
     def _ood_scores(self, features: dict, cropped: list[bool]) -> np.ndarray | None:
         """Relative scores; an image cut to its ultrasound region is judged against the

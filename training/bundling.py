@@ -26,6 +26,7 @@ from core.metrics import calibration
 from core.model import HEATMAP_LAYER, FeatureTap, plane_head
 from core.records import ImageRef
 from core.taxonomy import Taxonomy
+from core.texture_statistics import TEXTURE
 from training.data import ImageDataset, augment_params, data_summary, plane_targets, preprocess_spec
 from training.distributed import DistContext, barrier
 from training.engine import make_loader
@@ -258,13 +259,16 @@ def collect_outputs(
             report_cropped=True,
         )  # fmt: skip
         loader = make_loader(dataset, args.batch_size, args.workers, DistContext(), args.seed, train=False)  # fmt: skip
-        with FeatureTap(model, HEATMAP_LAYER, stages) as tap:
+        network = [s for s in stages if s != TEXTURE]
+        with FeatureTap(model, HEATMAP_LAYER, network) as tap:
             for batch in tqdm(loader, desc=desc, disable=args.no_progress, leave=False):
                 if batch is None:
                     continue
-                images, _, indices, cropped = batch
+                images, _, indices, cropped, texture = batch
                 logits = model(images.to(device)).float().cpu()
                 pooled = {s: f.float().cpu() for s, f in tap.stage_features().items()}
+                if TEXTURE in stages:
+                    pooled[TEXTURE] = texture.float()
                 for j, local in enumerate(indices.tolist()):
                     i = todo[local]
                     rows[i] = (logits[j], {s: f[j] for s, f in pooled.items()}, bool(cropped[j]))

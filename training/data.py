@@ -26,8 +26,9 @@ from core.augment import AugmentParams, augment
 from core.discovery import discover
 from core.errors import ImageReadError
 from core.imaging import read_image
-from core.preprocess import PreprocessSpec, prepare
+from core.preprocess import PreprocessSpec, prepare, region_pixels
 from core.records import Cohort, ImageRef, Patient
+from core.texture_statistics import texture_features
 from training.errors import TrainingError
 
 log = logging.getLogger(f"cnsight.{__name__}")
@@ -248,7 +249,8 @@ class ImageDataset(Dataset):
     and after ``--resume``. Without, items are ``prepare(image, spec)``, exactly as evaluated.
     An unreadable image yields ``None``, which ``collate_readable`` drops (one bad file must not
     stop a training run; it is logged). ``report_cropped``: items also say whether the image
-    was cut to a DICOM ultrasound region (the out-of-distribution thresholds depend on it).
+    was cut to a DICOM ultrasound region (the out-of-distribution thresholds depend on it) and
+    carry its pixel texture (``core.texture_statistics``, a feature group of that score).
     """
 
     def __init__(
@@ -288,7 +290,10 @@ class ImageDataset(Dataset):
             generator = torch.Generator().manual_seed(sample_seed(self.seed, self.epoch, index))
             tensor = augment(image, self.spec, self.augment_params, generator)
         if self.report_cropped:
-            return tensor, self.class_index[ref.label], index, image.region is not None
+            # The pixel texture is one of the domain score's feature groups; measured on the
+            # same region the model sees, exactly as Predictor.prepare measures it.
+            texture = torch.from_numpy(texture_features(region_pixels(image, self.spec)[0]))
+            return tensor, self.class_index[ref.label], index, image.region is not None, texture
         return tensor, self.class_index[ref.label], index
 
 

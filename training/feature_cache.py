@@ -4,8 +4,8 @@ Re-fitting the out-of-distribution statistics with other stages (``training.refi
 --feature-cache DIR``, bench/ood_layers.py) needs the features of the same training and
 validation images each time; a ResNet34 forward pass over thousands of images costs tens of
 minutes on a CPU, a cached row nothing. One ``.npz`` per (weights sha256, preprocessing):
-image keys (``ImageRef.key``), whether each was cut to a DICOM ultrasound region, and the
-global average of every residual stage. The class logits are not stored: ``fc`` is linear in
+image keys (``ImageRef.key``), whether each was cut to a DICOM ultrasound region, the
+global average of every residual stage and the pixel texture (core.texture_statistics). The class logits are not stored: ``fc`` is linear in
 the pooled ``layer4`` features, so they are recomputed from them exactly.
 
 A cache is only ever read for the weights and preprocessing it was written with (both are in
@@ -21,9 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from core.feature_domain import FEATURE_GROUPS
 from core.preprocess import PreprocessSpec
 
-STAGES = ("layer1", "layer2", "layer3", "layer4")
+#: Every feature group is cached (the network's stages and the pixel texture), so any choice
+#: of ``--domain-stages`` is a re-fit without a forward pass.
+STAGES = FEATURE_GROUPS
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class FeatureCache:
                     saved["spec_digest"]
                 ) != _spec_digest(spec):
                     return cache  # another model's features: ignored (rewritten on save)
+                if any(s not in saved.files for s in STAGES):
+                    return cache  # written before a feature group existed: rewritten on save
                 # Each ``saved[name]`` reads the whole array again: read each once, copy rows
                 # out (a row view would keep its whole array alive).
                 arrays = {s: saved[s] for s in STAGES}

@@ -29,7 +29,7 @@ import torch
 
 from core.bundle import CARD_NAME, WEIGHTS_NAME, load_bundle, save_bundle, seal_bundle, sha256_file
 from core.errors import CNSightError
-from core.feature_domain import DEFAULT_STAGES
+from core.feature_domain import DEFAULT_STAGES, FEATURE_GROUPS
 from training.bundling import collect_outputs, fit_domain
 from training.data import data_summary, load_cohort, preprocess_spec, select_images
 from training.errors import TrainingError
@@ -50,7 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--labels", type=Path, default=None, help="labels CSV, as for training")
     p.add_argument("--out", type=Path, required=True, help="new bundle folder (must not exist)")
     p.add_argument("--domain-stages", nargs="+", default=list(DEFAULT_STAGES),
-                   choices=["layer1", "layer2", "layer3", "layer4"])  # fmt: skip
+                   choices=FEATURE_GROUPS)  # fmt: skip
     p.add_argument("--domain-keep", type=float, default=None, help="default: as trained")
     p.add_argument("--domain-fit-images", type=int, default=None, help="default: as trained")
     p.add_argument(

@@ -23,7 +23,7 @@ import torch
 from core.aggregation import RULES
 from core.devices import DEFAULT_DEVICE, DEVICES
 from core.errors import CNSightError
-from core.feature_domain import DEFAULT_KEEP, DEFAULT_STAGES
+from core.feature_domain import DEFAULT_KEEP, DEFAULT_STAGES, FEATURE_GROUPS
 from core.model import ARCHITECTURES, pick_device
 from core.preprocess import FRAMINGS, PAD_TO_SQUARE
 from core.taxonomy import DEFAULT_CLASS_NAMES, Taxonomy
@@ -138,8 +138,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--domain-stages",
         nargs="+",
         default=list(DEFAULT_STAGES),
-        choices=["layer1", "layer2", "layer3", "layer4"],
-        help="network stages the out-of-distribution score combines "
+        choices=FEATURE_GROUPS,
+        help="network stages (and 'texture', the pixel grain at full resolution) the "
+        "out-of-distribution score combines "
         f"(default {' '.join(DEFAULT_STAGES)}; docs/training.md)",
     )
     g.add_argument(

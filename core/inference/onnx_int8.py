@@ -34,7 +34,7 @@ def int8_path(bundle: ModelBundle, net: MultiOutputNet, root: Path | None = None
 
 
 def _net(bundle: ModelBundle) -> MultiOutputNet:
-    stages = () if bundle.feature_domain is None else bundle.feature_domain.stage_names
+    stages = () if bundle.feature_domain is None else bundle.feature_domain.network_stage_names
     return MultiOutputNet(bundle.model.eval(), stages)
 
 

@@ -102,7 +102,7 @@ class OnnxRuntime(Backend):
                 "--device cpu, or --backend torch / torch-channels-last on a GPU"
             )
         ort = import_onnxruntime()
-        stages = () if bundle.feature_domain is None else bundle.feature_domain.stage_names
+        stages = () if bundle.feature_domain is None else bundle.feature_domain.network_stage_names
         self.net = MultiOutputNet(bundle.model.eval(), stages)
         crop = bundle.card.preprocessing.crop
         self.path = self._graph(bundle, crop)

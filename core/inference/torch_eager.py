@@ -16,7 +16,7 @@ class TorchEager(Backend):
 
     def __init__(self, bundle: ModelBundle, device: torch.device):
         self.device = device
-        stages = () if bundle.feature_domain is None else bundle.feature_domain.stage_names
+        stages = () if bundle.feature_domain is None else bundle.feature_domain.network_stage_names
         self.net = MultiOutputNet(bundle.model.to(device).eval(), stages)
         self._prepare_net()
 

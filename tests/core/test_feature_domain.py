@@ -14,6 +14,7 @@ from core.feature_domain import (
     fit_gaussians,
 )
 from core.model import FeatureTap, build_model
+from core.texture_statistics import N_FEATURES, TEXTURE
 
 
 def _gaussian(n, dim, shift=0.0, seed=0):
@@ -123,3 +124,38 @@ def test_the_tap_pools_earlier_stages_in_the_same_forward_pass():
     assert set(features) == {"layer3", "layer4"}
     torch.testing.assert_close(features["layer3"], kept["l3"].mean(dim=(2, 3)))
     assert features["layer4"].shape == (2, 512)
+
+
+def _with_texture(texture_dim=N_FEATURES):
+    fit = {"layer4": _gaussian(300, 10, seed=2), TEXTURE: _gaussian(300, texture_dim, seed=3)}
+    val = {s: f[:150] for s, f in fit.items()}
+    return fit_feature_domain(fit, np.arange(300) % 3, 3, val)[0]
+
+
+def test_the_texture_group_is_not_asked_of_the_network():
+    domain = _with_texture()
+    assert domain.stage_names == ("layer4", TEXTURE) and domain.uses_texture
+    # The backends return only network stages; the class-head statistics are layer4's.
+    assert domain.network_stage_names == ("layer4",)
+    assert domain.class_means.shape == (3, 10)
+    # A grain shift alone (network features in domain) moves the combined score out.
+    val = {"layer4": _gaussian(50, 10, seed=4), TEXTURE: _gaussian(50, N_FEATURES, 8.0, seed=5)}
+    assert np.mean(domain.scores(val) > 1.0) == 1.0
+    val[TEXTURE] = _gaussian(50, N_FEATURES, seed=5)
+    assert np.mean(domain.scores(val) > 1.0) < 0.2
+
+
+@pytest.mark.parametrize(
+    "tensors, message",
+    [
+        (lambda: _with_texture(N_FEATURES + 2).tensors(), "this version measures"),
+        (
+            lambda: {k: v for k, v in _with_texture().tensors().items() if k.startswith(TEXTURE)},
+            "no network stage",
+        ),
+    ],
+    ids=["texture-of-another-version", "texture-only"],
+)
+def test_texture_statistics_that_do_not_fit_are_refused(tensors, message):
+    with pytest.raises(BundleError, match=message):
+        FeatureDomain.from_tensors(tensors(), 1.0)

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -7,6 +8,7 @@ from core.bundle import load_bundle
 from core.errors import CancelledError
 from core.predictor import Predictor
 from core.records import ImageRef, LoadedImage
+from core.texture_statistics import texture_features
 from tests.support.models import make_bundle, random_image
 
 
@@ -95,6 +97,45 @@ def test_plane_and_ood_score_come_from_the_same_forward_pass(domain_bundle):
     for r in outside:  # far outside; the checkerboard may already fail a model-free check
         assert not r.assessable and r.ood_score > 1
     assert outside[0].check.reason == "out_of_distribution"  # the smooth ramp: only the score
+
+
+def _fine_grained(image: LoadedImage, seed: int) -> LoadedImage:
+    """The same picture with pixel-level noise added: another scanner's grain, same content."""
+    noise = np.random.default_rng(seed).normal(0, 25, image.pixels.shape)
+    pixels = (image.pixels + noise * (image.pixels > 0)).clip(0, 255).astype(np.uint8)
+    return LoadedImage(ImageRef(Path(f"grain{seed}.png")), pixels)
+
+
+def _smooth(image: LoadedImage) -> LoadedImage:
+    """``image`` upsampled from a quarter of its size: smooth at the pixel scale, as exports are."""
+    h, w = image.pixels.shape[:2]
+    small = cv2.resize(image.pixels, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
+    return LoadedImage(image.ref, cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR))
+
+
+def test_the_texture_group_is_measured_on_the_region_and_flags_another_grain(tmp_path):
+    fit = [_smooth(_ultrasound_like(s)) for s in range(60)]
+    held_out = [_smooth(_ultrasound_like(s)) for s in range(60, 90)]
+    bundle = load_bundle(
+        make_bundle(tmp_path / "b", domain_images=fit, threshold_images=held_out, texture=True)
+    )
+    assert bundle.feature_domain.stage_names == ("layer4", "texture")
+    unseen = [_smooth(_ultrasound_like(100 + s)) for s in range(8)]
+    with Predictor(bundle, device="cpu") as p:
+        prepared = p.prepare(unseen[0])
+        # One definition: what training measured (core.texture_statistics on the region).
+        np.testing.assert_array_equal(prepared.texture, texture_features(unseen[0].pixels))
+        inside = p.predict(unseen)
+        grains = [_fine_grained(im, s) for s, im in enumerate(unseen)]
+        grainy = p.predict(grains)
+        texture = bundle.feature_domain.stages["texture"]
+        grain_distance = texture.distances(np.stack([p.prepare(g).texture for g in grains]))
+        own_distance = texture.distances(np.stack([p.prepare(u).texture for u in unseen]))
+    # The texture group itself sees the other grain (not only the network's features).
+    assert min(grain_distance) / texture.scale > 3 * max(1.0, max(own_distance) / texture.scale)
+    assert sum(r.assessable for r in inside) >= 6
+    assert all(r.check.reason == "out_of_distribution" for r in grainy)
+    assert min(r.ood_score for r in grainy) > max(r.ood_score for r in inside)
 
 
 def test_a_model_free_reason_wins_over_the_score(domain_bundle):

@@ -10,9 +10,10 @@ import torch
 from core.bundle import ModelCard, save_bundle
 from core.feature_domain import fit_feature_domain
 from core.model import FeatureTap, build_model
-from core.preprocess import PreprocessSpec, prepare
+from core.preprocess import PreprocessSpec, prepare, region_pixels
 from core.records import ImageRef, LoadedImage
 from core.taxonomy import DEFAULT_TAXONOMY, Taxonomy
+from core.texture_statistics import TEXTURE, texture_features
 
 
 def make_bundle(
@@ -27,18 +28,19 @@ def make_bundle(
     domain_images: list[LoadedImage] | None = None,
     threshold_images: list[LoadedImage] | None = None,
     signing_key=None,
+    texture: bool = False,
 ) -> Path:
     """An untrained, seeded bundle, sealed as every bundle ``save_bundle`` writes (signed with
     ``signing_key``, an Ed25519 private key, when given). ``planes``: add a plane head.
     ``domain_images``: fit the out-of-distribution statistics on these images (their "training
     data"); the threshold keeps 95 % of ``threshold_images`` (their "validation data", as in
-    cnsight-train)."""
+    cnsight-train). ``texture``: the statistics also hold the pixel-texture group."""
     torch.manual_seed(seed)
     model = build_model(architecture, len(taxonomy), len(planes)).eval()
     spec = PreprocessSpec(resize=resize, crop=crop)
     domain = None
     if domain_images:
-        domain = fit_domain(model, domain_images, threshold_images, spec, len(taxonomy))
+        domain = fit_domain(model, domain_images, threshold_images, spec, len(taxonomy), texture)
     card = ModelCard(
         name="test-model",
         architecture=architecture,
@@ -58,12 +60,23 @@ def _pooled(model, images: list[LoadedImage], spec: PreprocessSpec) -> torch.Ten
         return tap.pooled()
 
 
-def fit_domain(model, images, threshold_images, spec: PreprocessSpec, n_classes: int):
+def _features(model, images: list[LoadedImage], spec: PreprocessSpec, texture: bool) -> dict:
+    features = {"layer4": _pooled(model, images, spec).numpy()}
+    if texture:
+        features[TEXTURE] = np.stack(
+            [texture_features(region_pixels(im, spec)[0]) for im in images]
+        )
+    return features
+
+
+def fit_domain(
+    model, images, threshold_images, spec: PreprocessSpec, n_classes: int, texture: bool = False
+):
     """Feature-domain statistics of ``images`` (all called class 0, as one Gaussian)."""
-    pooled = _pooled(model, images, spec)
-    held_out = _pooled(model, threshold_images or images, spec)
+    fit = _features(model, images, spec, texture)
+    held_out = _features(model, threshold_images or images, spec, texture)
     labels = np.zeros(len(images), int)
-    return fit_feature_domain(pooled.numpy(), labels, n_classes, held_out)[0]
+    return fit_feature_domain(fit, labels, n_classes, held_out)[0]
 
 
 def random_image(h=80, w=96, seed=0, region=None, name="img.png") -> LoadedImage:

@@ -9,6 +9,7 @@ from core.bundle import load_bundle
 from core.discovery import discover
 from core.imaging import read_image
 from core.predictor import Predictor
+from core.texture_statistics import N_FEATURES as N_TEXTURE_FEATURES
 from tests.support.training_data import write_dataset
 from training.refit_domain import main
 
@@ -85,3 +86,39 @@ def test_a_feature_cache_gives_the_same_statistics_without_another_forward_pass(
     for card in cards[1:]:
         assert np.isclose(card["threshold"], cards[0]["threshold"], rtol=1e-5)
         assert card["stage_scales"].keys() == cards[0]["stage_scales"].keys()
+
+
+def test_the_texture_group_is_fitted_cached_and_scored_like_a_stage(
+    tiny_run, tiny_manifest, tmp_path
+):
+    cache, out = tmp_path / "cache", tmp_path / "texture"
+    args = ("--domain-stages", "layer4", "texture", "--feature-cache", str(cache))
+    assert main(_args(tiny_run / "bundle", tiny_manifest, out, *args)) == 0
+    bundle = load_bundle(out)
+    assert bundle.card.domain["stages"] == ["layer4", "texture"]
+    # The cache holds the texture beside every network stage: later re-fits read no image.
+    (saved,) = cache.glob("*.npz")
+    with np.load(saved) as rows:
+        assert rows["texture"].shape == (len(rows["keys"]), N_TEXTURE_FEATURES)
+    # Training measured the texture as the Predictor does: its own validation images are kept.
+    val = discover([tiny_run / "splits" / "val.csv"])
+    with Predictor(bundle, device="cpu") as p:
+        scores = np.array([r.ood_score for r in p.predict([read_image(i) for i in val.images])])
+    assert np.mean(scores <= 1.0 + 1e-3) >= 0.95
+
+
+def test_a_cache_written_before_the_texture_group_is_rewritten(tiny_run, tiny_manifest, tmp_path):
+    cache = tmp_path / "cache"
+    first = tmp_path / "first"
+    assert (
+        main(_args(tiny_run / "bundle", tiny_manifest, first, "--feature-cache", str(cache))) == 0
+    )
+    (saved,) = cache.glob("*.npz")
+    with np.load(saved) as rows:
+        old = {k: rows[k] for k in rows.files if k != "texture"}
+    np.savez(saved, **old)  # what an earlier version wrote
+    again = tmp_path / "again"
+    args = ("--domain-stages", "layer4", "texture", "--feature-cache", str(cache))
+    assert main(_args(tiny_run / "bundle", tiny_manifest, again, *args)) == 0
+    with np.load(saved) as rows:
+        assert "texture" in rows.files
