@@ -5,6 +5,8 @@ batch of phantom images with one bundle:
      and every class's heatmap, one forward pass) - the model-free checks still run
   B. the full Predictor: A + Mahalanobis score + plane head, from the same forward pass
   C. the model-free input-domain checks alone (core.domain.check_image), per batch
+  D. the pixel-texture features alone (core.texture_statistics, on each image's region at
+     native resolution), which B includes when the bundle's score uses the texture group
 
 Run:  .venv/bin/python bench/domain_check_cost.py --model BUNDLE [--batch 16] [--reps 7]
 Prints the machine, medians and the ratio B/A (what matters on a shared, noisy machine).
@@ -32,6 +34,8 @@ from core.domain import check_image  # noqa: E402
 from core.imaging import read_image  # noqa: E402
 from core.model import PLANE_HEAD  # noqa: E402
 from core.predictor import Predictor  # noqa: E402
+from core.preprocess import region_pixels  # noqa: E402
+from core.texture_statistics import texture_features  # noqa: E402
 from phantoms.phantom_set import generate_phantom_set  # noqa: E402
 
 
@@ -56,19 +60,22 @@ def main() -> None:
         delattr(bare, PLANE_HEAD)
     plain = dataclasses.replace(full, model=bare, feature_domain=None)
     images = phantom_images(args.batch)
-    times: dict[str, list[float]] = {"A": [], "B": [], "C": []}
+    times: dict[str, list[float]] = {"A": [], "B": [], "C": [], "D": []}
+    spec = full.card.preprocessing
     with Predictor(plain, device="cpu") as a, Predictor(full, device="cpu") as b:
         for predictor in (a, b):  # warm-up
             predictor.predict_batch(images)
         for _ in range(args.reps):
-            for name in ("A", "B", "C"):
+            for name in ("A", "B", "C", "D"):
                 start = time.perf_counter()
                 if name == "A":
                     a.predict_batch(images)
                 elif name == "B":
                     b.predict_batch(images)
-                else:
+                elif name == "C":
                     [check_image(im) for im in images]
+                else:
+                    [texture_features(region_pixels(im, spec)[0]) for im in images]
                 times[name].append((time.perf_counter() - start) / len(images))
     med = {k: statistics.median(v) * 1000 for k, v in times.items()}
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} "
@@ -79,7 +86,10 @@ def main() -> None:
     print(f"| A. predictor without score or plane head | {med['A']:.1f} |")
     print(f"| B. full predictor (score + plane head) | {med['B']:.1f} |")
     print(f"| C. model-free checks alone | {med['C']:.2f} |")
+    print(f"| D. pixel-texture features alone | {med['D']:.2f} |")
     print(f"\nB/A = {med['B'] / med['A']:.3f} (the out-of-distribution score and plane head)")
+    groups = "+".join(full.feature_domain.stages)
+    print(f"D/A = {med['D'] / med['A']:.3f} (the texture group; this bundle's score: {groups})")
 
 
 if __name__ == "__main__":

@@ -301,6 +301,20 @@ def domain_stages(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(getattr(args, "domain_stages", None) or DEFAULT_STAGES)
 
 
+def describe_feature_groups(stages: Sequence[str]) -> str:
+    """The card's words for what the score measures (network stages and pixel texture)."""
+    network = [s for s in stages if s != TEXTURE]
+    parts = []
+    if network:
+        parts.append(
+            f"global average of each stage's output ({', '.join(network)}; "
+            f"{HEATMAP_LAYER} is the class head's input)"
+        )
+    if TEXTURE in stages:
+        parts.append("pixel texture at native resolution (core.texture_statistics)")
+    return " + ".join(parts)
+
+
 def fit_domain(
     model: torch.nn.Module,
     data: TrainingData,
@@ -324,8 +338,7 @@ def fit_domain(
     )  # fmt: skip
     kept = float(np.mean(distances <= domain.thresholds(validation.cropped, len(distances))))
     section = {
-        "feature": "global average of each stage's output "
-        f"({', '.join(stages)}; {HEATMAP_LAYER} is the class head's input)",
+        "feature": describe_feature_groups(stages),
         "fitted_on": "training split, images as evaluated (no augmentation)",
         "threshold_on": "validation split",
         "keep": args.domain_keep,

@@ -51,8 +51,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, required=True, help="new bundle folder (must not exist)")
     p.add_argument("--domain-stages", nargs="+", default=list(DEFAULT_STAGES),
                    choices=FEATURE_GROUPS)  # fmt: skip
-    p.add_argument("--domain-keep", type=float, default=None, help="default: as trained")
-    p.add_argument("--domain-fit-images", type=int, default=None, help="default: as trained")
+    p.add_argument(
+        "--domain-keep",
+        type=float,
+        default=None,
+        help="default: as the bundle's current statistics",
+    )
+    p.add_argument(
+        "--domain-fit-images",
+        type=int,
+        default=None,
+        help="default: as the bundle's current statistics",
+    )
     p.add_argument(
         "--feature-cache", type=Path, default=None,
         help="folder keeping every image's stage features under these weights: a refit with "
@@ -76,9 +86,14 @@ def training_args(card, args: argparse.Namespace) -> argparse.Namespace:
         workers=args.workers,
         no_progress=args.no_progress,
     )
-    for name in ("domain_keep", "domain_fit_images"):
+    # Unless told otherwise, keep what the bundle's current statistics used: a refit of a refit
+    # must not fall back silently to the first training run's keep and sample size.
+    current = card.domain or {}
+    for name, field in (("domain_keep", "keep"), ("domain_fit_images", "n_fit_images")):
         if getattr(args, name) is not None:
             recorded[name] = getattr(args, name)
+        elif current.get(field) is not None:
+            recorded[name] = current[field]
     run_args = argparse.Namespace(**recorded)
     if preprocess_spec(run_args) != card.preprocessing:
         raise TrainingError(f"{args.model}: the recorded arguments do not give its preprocessing")

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from core.bundle import ModelCard, load_bundle, save_bundle
-from core.feature_domain import DEFAULT_STAGES, fit_feature_domain
+from core.feature_domain import fit_feature_domain
 from core.inference import BACKENDS, FP32_TOLERANCE, make_backend
 from core.inference.base import BackendUnavailable
 from core.inference.export_cache import cache_root, is_intact
@@ -39,9 +39,14 @@ def ultrasound_like(seed: int, h: int = 80, w: int = 96) -> LoadedImage:
     return LoadedImage(ImageRef(Path(f"us{seed}.png")), np.repeat(grey[..., None], 3, axis=2))
 
 
+# The network stages a backend must return; the texture group is measured outside the
+# network (core.texture_statistics), so it is no concern of a backend.
+NETWORK_STAGES = ("layer2", "layer3", "layer4")
+
+
 def _stage_features(model, images, spec) -> dict[str, np.ndarray]:
     batch = torch.stack([prepare(im, spec)[0] for im in images])
-    with FeatureTap(model, "layer4", DEFAULT_STAGES) as tap, torch.inference_mode():
+    with FeatureTap(model, "layer4", NETWORK_STAGES) as tap, torch.inference_mode():
         model(batch)
         return {s: f.numpy() for s, f in tap.stage_features().items()}
 
@@ -103,7 +108,7 @@ def test_torch_eager_is_the_plain_network_with_its_hooks(full_bundle):
     batch = torch.stack([prepare(im, spec)[0] for im in images()])
     backend = make_backend("torch", bundle, torch.device("cpu"))
     out = backend.forward(batch)
-    with FeatureTap(bundle.model, "layer4", DEFAULT_STAGES) as tap, torch.inference_mode():
+    with FeatureTap(bundle.model, "layer4", NETWORK_STAGES) as tap, torch.inference_mode():
         logits = bundle.model(batch)
         torch.testing.assert_close(out.logits, logits, rtol=0, atol=1e-6)
         torch.testing.assert_close(out.features, tap.output, rtol=0, atol=1e-6)

@@ -96,6 +96,7 @@ def test_the_texture_group_is_fitted_cached_and_scored_like_a_stage(
     assert main(_args(tiny_run / "bundle", tiny_manifest, out, *args)) == 0
     bundle = load_bundle(out)
     assert bundle.card.domain["stages"] == ["layer4", "texture"]
+    assert "pixel texture" in bundle.card.domain["feature"]
     # The cache holds the texture beside every network stage: later re-fits read no image.
     (saved,) = cache.glob("*.npz")
     with np.load(saved) as rows:
@@ -122,3 +123,15 @@ def test_a_cache_written_before_the_texture_group_is_rewritten(tiny_run, tiny_ma
     assert main(_args(tiny_run / "bundle", tiny_manifest, again, *args)) == 0
     with np.load(saved) as rows:
         assert "texture" in rows.files
+
+
+def test_a_refit_of_a_refit_keeps_the_current_keep_and_sample(tiny_run, tiny_manifest, tmp_path):
+    """Options left out follow the bundle's current statistics, not the first training run's."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    stages = ("--domain-stages", "layer4")
+    assert main(_args(tiny_run / "bundle", tiny_manifest, first, *stages, "--domain-keep", "0.8", "--domain-fit-images", "12")) == 0  # fmt: skip
+    assert main(_args(first, tiny_manifest, second, *stages)) == 0
+    domains = [json.loads((d / "model_card.json").read_text())["domain"] for d in (first, second)]
+    assert domains[0]["keep"] == domains[1]["keep"] == 0.8
+    assert domains[0]["n_fit_images"] == domains[1]["n_fit_images"] == 12
+    assert np.isclose(domains[1]["threshold"], domains[0]["threshold"], rtol=1e-5)

@@ -285,7 +285,7 @@ def test_plane_head_domain_statistics_and_patient_calibration_from_validation_on
     assert card.planes == ("axial", "sagittal") and bundle.model.plane_head.out_features == 2
     assert card.validation_metrics["plane"]["images"] > 0
     assert card.domain["threshold_on"] == "validation split" and card.domain["keep"] == 0.9
-    assert card.domain["stages"] == ["layer2", "layer3", "layer4"]
+    assert card.domain["stages"] == ["layer2", "layer3", "layer4", "texture"]
     assert card.preprocessing.framing == "pad_to_square"
     val = discover([out / "splits" / "val.csv"])
     train = discover([out / "splits" / "train.csv"])
