@@ -34,8 +34,7 @@ from core.domain import check_image  # noqa: E402
 from core.imaging import read_image  # noqa: E402
 from core.model import PLANE_HEAD  # noqa: E402
 from core.predictor import Predictor  # noqa: E402
-from core.preprocess import region_pixels  # noqa: E402
-from core.texture_statistics import texture_features  # noqa: E402
+from core.texture_statistics import image_texture  # noqa: E402
 from phantoms.phantom_set import generate_phantom_set  # noqa: E402
 
 
@@ -75,7 +74,7 @@ def main() -> None:
                 elif name == "C":
                     [check_image(im) for im in images]
                 else:
-                    [texture_features(region_pixels(im, spec)[0]) for im in images]
+                    [image_texture(im, spec) for im in images]
                 times[name].append((time.perf_counter() - start) / len(images))
     med = {k: statistics.median(v) * 1000 for k, v in times.items()}
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} "

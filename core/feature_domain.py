@@ -72,6 +72,14 @@ DEFAULT_STAGES = ("layer2", "layer3", "layer4", TEXTURE)
 #: What a score can combine: the residual stages of the network, and the pixel texture
 #: measured on the image itself (core.texture_statistics). ``--domain-stages`` chooses among these.
 FEATURE_GROUPS = ("layer1", "layer2", "layer3", "layer4", TEXTURE)
+
+
+def network_stages(groups: Sequence[str]) -> tuple[str, ...]:
+    """The groups the network's forward pass must return: all but ``texture``, which
+    ``core.texture_statistics`` measures on the image itself."""
+    return tuple(g for g in groups if g != TEXTURE)
+
+
 #: Validation images of a framing needed for a threshold of its own (else one threshold).
 MIN_IMAGES_PER_FRAMING = 100
 
@@ -109,9 +117,7 @@ class FeatureDomain:
 
     @property
     def network_stage_names(self) -> tuple[str, ...]:
-        """The stages the network's forward pass must return (all but ``texture``, which
-        ``core.texture_statistics`` measures on the image itself)."""
-        return tuple(s for s in self.stages if s != TEXTURE)
+        return network_stages(self.stages)
 
     @property
     def uses_texture(self) -> bool:

@@ -24,9 +24,9 @@ from .heatmaps import cams_from_features, compute_cam
 from .inference import make_backend
 from .inference.outputs import ForwardOutputs
 from .model import pick_device
-from .preprocess import prepare, region_pixels
+from .preprocess import prepare
 from .records import Box, ImageRef, LoadedImage
-from .texture_statistics import TEXTURE, texture_features
+from .texture_statistics import TEXTURE, image_texture
 
 log = logging.getLogger(f"cnsight.{__name__}")
 
@@ -119,7 +119,7 @@ class Predictor:
         domain = self.bundle.feature_domain
         texture = None
         if domain is not None and domain.uses_texture:
-            texture = texture_features(region_pixels(image, spec)[0])
+            texture = image_texture(image, spec)
         return PreparedInput(tensor, box, texture)
 
     @torch.inference_mode()

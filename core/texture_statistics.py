@@ -27,6 +27,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .preprocess import PreprocessSpec, region_pixels
+from .records import LoadedImage
+
 #: The feature group's name in the bundle's domain statistics and in ``--domain-stages``.
 TEXTURE = "texture"
 SCALES = (1, 2, 4, 8)
@@ -36,6 +39,12 @@ SIGNAL_FLOOR = 12.0
 MIN_SIGNAL_PIXELS = 64
 N_FEATURES = 2 * len(SCALES) + 2
 _EPS = 1e-3
+
+
+def image_texture(image: LoadedImage, spec: PreprocessSpec) -> np.ndarray:
+    """The texture of the part of ``image`` the model sees (one definition for the Predictor,
+    training and the benchmarks)."""
+    return texture_features(region_pixels(image, spec)[0])
 
 
 def texture_features(pixels: np.ndarray) -> np.ndarray:

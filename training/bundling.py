@@ -21,7 +21,12 @@ import torch
 from tqdm import tqdm
 
 from core.bundle import ModelCard, save_bundle
-from core.feature_domain import DEFAULT_STAGES, FeatureDomain, fit_feature_domain
+from core.feature_domain import (
+    DEFAULT_STAGES,
+    FeatureDomain,
+    fit_feature_domain,
+    network_stages,
+)
 from core.metrics import calibration
 from core.model import HEATMAP_LAYER, FeatureTap, plane_head
 from core.records import ImageRef
@@ -259,8 +264,7 @@ def collect_outputs(
             report_cropped=True,
         )  # fmt: skip
         loader = make_loader(dataset, args.batch_size, args.workers, DistContext(), args.seed, train=False)  # fmt: skip
-        network = [s for s in stages if s != TEXTURE]
-        with FeatureTap(model, HEATMAP_LAYER, network) as tap:
+        with FeatureTap(model, HEATMAP_LAYER, network_stages(stages)) as tap:
             for batch in tqdm(loader, desc=desc, disable=args.no_progress, leave=False):
                 if batch is None:
                     continue
@@ -303,7 +307,7 @@ def domain_stages(args: argparse.Namespace) -> tuple[str, ...]:
 
 def describe_feature_groups(stages: Sequence[str]) -> str:
     """The card's words for what the score measures (network stages and pixel texture)."""
-    network = [s for s in stages if s != TEXTURE]
+    network = network_stages(stages)
     parts = []
     if network:
         parts.append(

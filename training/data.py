@@ -26,9 +26,9 @@ from core.augment import AugmentParams, augment
 from core.discovery import discover
 from core.errors import ImageReadError
 from core.imaging import read_image
-from core.preprocess import PreprocessSpec, prepare, region_pixels
+from core.preprocess import PreprocessSpec, prepare
 from core.records import Cohort, ImageRef, Patient
-from core.texture_statistics import texture_features
+from core.texture_statistics import image_texture
 from training.errors import TrainingError
 
 log = logging.getLogger(f"cnsight.{__name__}")
@@ -290,9 +290,8 @@ class ImageDataset(Dataset):
             generator = torch.Generator().manual_seed(sample_seed(self.seed, self.epoch, index))
             tensor = augment(image, self.spec, self.augment_params, generator)
         if self.report_cropped:
-            # The pixel texture is one of the domain score's feature groups; measured on the
-            # same region the model sees, exactly as Predictor.prepare measures it.
-            texture = torch.from_numpy(texture_features(region_pixels(image, self.spec)[0]))
+            # The pixel texture is one of the domain score's feature groups (as Predictor.prepare).
+            texture = torch.from_numpy(image_texture(image, self.spec))
             return tensor, self.class_index[ref.label], index, image.region is not None, texture
         return tensor, self.class_index[ref.label], index
 

@@ -5,8 +5,9 @@ Re-fitting the out-of-distribution statistics with other stages (``training.refi
 validation images each time; a ResNet34 forward pass over thousands of images costs tens of
 minutes on a CPU, a cached row nothing. One ``.npz`` per (weights sha256, preprocessing):
 image keys (``ImageRef.key``), whether each was cut to a DICOM ultrasound region, the
-global average of every residual stage and the pixel texture (core.texture_statistics). The class logits are not stored: ``fc`` is linear in
-the pooled ``layer4`` features, so they are recomputed from them exactly.
+global average of every residual stage and the pixel texture (core.texture_statistics).
+The class logits are not stored: ``fc`` is linear in the pooled ``layer4`` features, so
+they are recomputed from them exactly.
 
 A cache is only ever read for the weights and preprocessing it was written with (both are in
 the file name and checked again inside), so a stale row cannot be mixed in.

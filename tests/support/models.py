@@ -10,10 +10,10 @@ import torch
 from core.bundle import ModelCard, save_bundle
 from core.feature_domain import fit_feature_domain
 from core.model import FeatureTap, build_model
-from core.preprocess import PreprocessSpec, prepare, region_pixels
+from core.preprocess import PreprocessSpec, prepare
 from core.records import ImageRef, LoadedImage
 from core.taxonomy import DEFAULT_TAXONOMY, Taxonomy
-from core.texture_statistics import TEXTURE, texture_features
+from core.texture_statistics import TEXTURE, image_texture
 
 
 def make_bundle(
@@ -63,9 +63,7 @@ def _pooled(model, images: list[LoadedImage], spec: PreprocessSpec) -> torch.Ten
 def _features(model, images: list[LoadedImage], spec: PreprocessSpec, texture: bool) -> dict:
     features = {"layer4": _pooled(model, images, spec).numpy()}
     if texture:
-        features[TEXTURE] = np.stack(
-            [texture_features(region_pixels(im, spec)[0]) for im in images]
-        )
+        features[TEXTURE] = np.stack([image_texture(im, spec) for im in images])
     return features
 
 
